@@ -1,0 +1,48 @@
+// swift-tools-version: 6.0
+// hspsam: prompt-free medical image segmentation (HSP-SAM) in Swift on libtorch.
+import Foundation
+import PackageDescription
+
+// libtorch is extracted by scripts/setup.sh into vendor/libtorch (gitignored). Absolute paths are computed from
+// this file's location so the rpath is right in any clone; HSPSAM_LIBTORCH overrides the folder.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+let libtorch = ProcessInfo.processInfo.environment["HSPSAM_LIBTORCH"] ?? "\(packageRoot)/vendor/libtorch"
+let libtorchLib = "\(libtorch)/lib"
+
+let package = Package(
+  name: "hspsam",
+  platforms: [.macOS(.v14)],
+  products: [
+    .library(name: "Tensor", targets: ["Tensor"]),
+    .library(name: "NN", targets: ["NN"]),
+    .executable(name: "hspsam", targets: ["hspsam"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    .target(
+      name: "CTorch",
+      cxxSettings: [
+        .headerSearchPath("../../vendor/libtorch/include"),
+        .unsafeFlags(["-O2"]),
+      ],
+      linkerSettings: [
+        .linkedLibrary("torch_cpu"),
+        .linkedLibrary("c10"),
+        .unsafeFlags(["-L\(libtorchLib)", "-Xlinker", "-rpath", "-Xlinker", libtorchLib]),
+      ]
+    ),
+    .target(name: "Tensor", dependencies: ["CTorch"]),
+    .target(name: "NN", dependencies: ["Tensor"]),
+    .executableTarget(
+      name: "hspsam",
+      dependencies: ["Tensor", "NN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+    ),
+    .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+    .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
+  ],
+  cxxLanguageStandard: .cxx20
+)

