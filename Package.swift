@@ -41,7 +41,7 @@ let package = Package(
     ),
     .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
-    .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["TestSupport", "hspsam"]),
     .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
   ],
   cxxLanguageStandard: .cxx20

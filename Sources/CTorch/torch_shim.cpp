@@ -64,6 +64,14 @@ at::Device device(int type, int64_t index) {
   throw std::invalid_argument("unknown device type " + std::to_string(type));
 }
 
+// A Swift Double as the Scalar PyTorch would use: integral values stay integral for integer tensors, so
+// `counter += 1` on an int64 tensor works as in Python.
+at::Scalar scalar_for(const at::Tensor &x, double v) {
+  if (!at::isFloatingType(x.scalar_type()) && std::floor(v) == v && std::fabs(v) < 9.0e15)
+    return at::Scalar(static_cast<int64_t>(v));
+  return at::Scalar(v);
+}
+
 at::IntArrayRef dims(const int64_t *p, int64_t n) { return at::IntArrayRef(p, static_cast<size_t>(n)); }
 }  // namespace
 
@@ -292,7 +300,7 @@ int hst_binary(int op, hst_tensor a, hst_tensor b, hst_tensor *out) {
 int hst_binary_scalar(int op, hst_tensor a, double s, int reversed, hst_tensor *out) {
   HST_GUARD({
     auto &x = T(a);
-    at::Scalar v(s);
+    at::Scalar v = scalar_for(x, s);
     at::Tensor r;
     switch (op) {
       case HST_ADD: r = at::add(x, v); break;
@@ -347,9 +355,9 @@ int hst_inplace_scalar(int op, hst_tensor self, double a, double b) {
   HST_GUARD({
     auto &x = T(self);
     switch (op) {
-      case HST_IADD_SCALAR: x.add_(a); break;
-      case HST_IMUL_SCALAR: x.mul_(a); break;
-      case HST_IFILL: x.fill_(a); break;
+      case HST_IADD_SCALAR: x.add_(scalar_for(x, a)); break;
+      case HST_IMUL_SCALAR: x.mul_(scalar_for(x, a)); break;
+      case HST_IFILL: x.fill_(scalar_for(x, a)); break;
       case HST_IUNIFORM: x.uniform_(a, b); break;
       case HST_INORMAL: x.normal_(a, b); break;
       case HST_IZERO: x.zero_(); break;

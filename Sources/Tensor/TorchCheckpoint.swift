@@ -1,0 +1,125 @@
+import CTorch
+import Foundation
+
+/// A problem with a checkpoint file; the message names the file.
+public struct CheckpointError: Error, LocalizedError {
+  public let path: String
+  public let reason: String
+  public init(path: String, reason: String) {
+    self.path = path
+    self.reason = reason
+  }
+  public var errorDescription: String? { "\(path): \(reason)" }
+}
+
+/// Reads PyTorch `.pth` files as `torch.save` writes them (a zip archive holding `data.pkl` and one record per
+/// storage): plain dicts, OrderedDicts with `_metadata`, nested dicts (`{"model": ...}`), float32/16/bf16 and
+/// integer tensors, non-contiguous views and tensors that share a storage (they share it here too).
+public enum TorchCheckpoint {
+  /// The whole pickled object, with tensors materialised.
+  public static func loadObject(path: String) throws -> PickleValue {
+    guard FileManager.default.fileExists(atPath: path) else { throw CheckpointError(path: path, reason: "no such file") }
+    var archive: hst_archive? = nil
+    guard hst_archive_open(path, &archive) == 0, let archive else {
+      let message = takeError().split(separator: "\n").first.map(String.init) ?? "unreadable"
+      throw CheckpointError(path: path, reason: "not a readable PyTorch zip checkpoint (\(message))")
+    }
+    defer { hst_archive_free(archive) }
+
+    func record(_ name: String) throws -> Tensor {
+      do { return try makeTensor { hst_archive_read(archive, name, $0) } } catch {
+        throw CheckpointError(path: path, reason: "record \(name): \(error)")
+      }
+    }
+    let pickleBytes = try record("data.pkl").toArray(UInt8.self)
+    var storages: [String: Tensor] = [:]
+
+    var unpickler = Unpickler()
+    unpickler.persistentLoad = { pid in
+      // ('storage', storage_type, key, location, numel)
+      guard let fields = pid.tupleValue, fields.count >= 3, fields[0].stringValue == "storage",
+            case .global(_, let typeName) = fields[1], let key = fields[2].stringValue ?? fields[2].intValue.map(String.init)
+      else { throw CheckpointError(path: path, reason: "unsupported persistent id in data.pkl") }
+      guard let dtype = storageDType(typeName) else {
+        throw CheckpointError(path: path, reason: "unsupported storage type \(typeName)")
+      }
+      if storages[key] == nil { storages[key] = try record("data/\(key)") }
+      return .tuple([.string("storage"), .int(Int(dtype.rawValue)), .string(key)])
+    }
+    unpickler.reduce = { callable, args in
+      guard case .global(let module, let name) = callable else { return nil }
+      switch (module, name) {
+      case ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"):
+        // (storage, storage_offset, size, stride, requires_grad?, hooks?, metadata?)
+        guard args.count >= 4, let s = args[0].tupleValue, s.count == 3, let code = s[1].intValue,
+              let dtype = DType(rawValue: Int32(code)), let key = s[2].stringValue, let storage = storages[key],
+              let offset = args[1].intValue, let sizes = args[2].tupleValue?.compactMap(\.intValue),
+              let strides = args[3].tupleValue?.compactMap(\.intValue), sizes.count == strides.count
+        else { throw CheckpointError(path: path, reason: "malformed tensor record") }
+        let s64 = sizes.map(Int64.init), st64 = strides.map(Int64.init)
+        do {
+          return .tensor(try makeTensor {
+            hst_from_storage(storage.handle, dtype.rawValue, s64, st64, Int64(s64.count), Int64(offset), $0)
+          })
+        } catch { throw CheckpointError(path: path, reason: "tensor in storage \(key): \(error)") }
+      case ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"):
+        return args.first
+      default:
+        return nil
+      }
+    }
+    do { return try unpickler.load(pickleBytes) } catch let error as PickleError {
+      throw CheckpointError(path: path, reason: error.message)
+    }
+  }
+
+  /// Every tensor in the file with its dotted path (`model.image_encoder.x`), in file order.
+  public static func loadTensors(path: String) throws -> [(name: String, tensor: Tensor)] {
+    flattenTensors(try loadObject(path: path))
+  }
+
+  /// The model state dict inside a checkpoint: the top-level dict of tensors, or the one under
+  /// `model` / `state_dict` / `model_state_dict` when the file wraps it.
+  public static func loadStateDict(path: String) throws -> [(name: String, tensor: Tensor)] {
+    let object = try loadObject(path: path)
+    guard case .dict(let top) = object else { throw CheckpointError(path: path, reason: "does not hold a dict of tensors") }
+    for wrapper in ["model", "state_dict", "model_state_dict"] {
+      if let inner = top.entries.first(where: { $0.key.stringValue == wrapper })?.value, case .dict = inner {
+        return flattenTensors(inner)
+      }
+    }
+    let tensors = flattenTensors(object)
+    if tensors.isEmpty { throw CheckpointError(path: path, reason: "holds no tensors") }
+    return tensors
+  }
+
+  static func flattenTensors(_ value: PickleValue, prefix: String = "") -> [(name: String, tensor: Tensor)] {
+    switch value {
+    case .tensor(let t): return [(prefix, t)]
+    case .dict(let d):
+      return d.entries.flatMap { entry -> [(name: String, tensor: Tensor)] in
+        let key = entry.key.stringValue ?? entry.key.intValue.map(String.init) ?? "?"
+        return flattenTensors(entry.value, prefix: prefix.isEmpty ? key : prefix + "." + key)
+      }
+    case .list(let l):
+      return l.items.enumerated().flatMap { flattenTensors($1, prefix: prefix.isEmpty ? "\($0)" : "\(prefix).\($0)") }
+    case .tuple(let items):
+      return items.enumerated().flatMap { flattenTensors($1, prefix: prefix.isEmpty ? "\($0)" : "\(prefix).\($0)") }
+    default: return []
+    }
+  }
+
+  static func storageDType(_ typeName: String) -> DType? {
+    switch typeName {
+    case "FloatStorage": return .float32
+    case "HalfStorage": return .float16
+    case "BFloat16Storage": return .bfloat16
+    case "LongStorage": return .int64
+    case "IntStorage": return .int32
+    case "BoolStorage": return .bool
+    case "ByteStorage": return .uint8
+    case "DoubleStorage": return .float64
+    default: return nil
+    }
+  }
+}

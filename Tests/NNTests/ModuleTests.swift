@@ -1,0 +1,120 @@
+import NN
+import Tensor
+import TestSupport
+import XCTest
+
+/// A small model whose keys mirror a PyTorch module tree.
+final class TinyNet: Module, UnaryLayer {
+  let conv: Conv2d
+  let bn: BatchNorm2d
+  let head: Linear
+
+  init(channels: Int = 4) throws {
+    conv = try Conv2d(3, channels, kernelSize: 3)
+    bn = try BatchNorm2d(channels)
+    head = try Linear(channels, 2)
+    super.init()
+    registerChild("conv", conv)
+    registerChild("bn", bn)
+    registerChild("head", head)
+  }
+
+  func callAsFunction(_ x: Tensor) throws -> Tensor { try head(bn(conv(x)).mean(dims: [2, 3])) }
+}
+
+final class ModuleTests: XCTestCase {
+  func testStateDictKeysMatchPyTorch() throws {
+    let net = try TinyNet()
+    XCTAssertEqual(net.stateDict().map(\.name), ["conv.weight", "conv.bias", "bn.weight", "bn.bias", "bn.running_mean",
+                                                 "bn.running_var", "bn.num_batches_tracked", "head.weight", "head.bias"])
+    XCTAssertEqual(net.namedParameters().count, 6)
+    let mlp = try MLP(inputDim: 4, hiddenDim: 8, outputDim: 2, numLayers: 3)
+    XCTAssertEqual(mlp.stateDict().map(\.name), ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias",
+                                                 "layers.2.weight", "layers.2.bias"])
+    let seq = Sequential([try Conv2d(2, 4, kernelSize: 1), GELU(), try LayerNorm2d(4)])
+    XCTAssertEqual(seq.stateDict().map(\.name), ["0.weight", "0.bias", "2.weight", "2.bias"],
+                   "parameterless layers still take an index")
+  }
+
+  func testLoadsAPyTorchCheckpointStrictly() throws {
+    let net = try TinyNet()
+    let state = try TorchCheckpoint.loadStateDict(path: Fixtures.path("foundation/ordered_state_dict.pt"))
+    try net.load(stateDict: Dictionary(uniqueKeysWithValues: state.map { ($0.name, $0.tensor) }))
+    for (name, tensor) in net.stateDict() {
+      let source = try XCTUnwrap(state.first { $0.name == name }?.tensor)
+      assertAllClose(tensor, source, atol: 0, name)
+    }
+  }
+
+  func testStrictLoadingReportsMissingUnexpectedAndWrongShape() throws {
+    let net = try TinyNet()
+    let before = try net.head.weight.floats()
+    var state = Dictionary(uniqueKeysWithValues: net.stateDict().map { ($0.name, $0.tensor) })
+    state["head.bias"] = nil
+    state["extra.weight"] = try Tensor.zeros([1])
+    XCTAssertThrowsError(try net.load(stateDict: state, source: "x.pth")) { error in
+      let mismatch = error as? StateDictMismatch
+      XCTAssertEqual(mismatch?.missingKeys, ["head.bias"])
+      XCTAssertEqual(mismatch?.unexpectedKeys, ["extra.weight"])
+      XCTAssertTrue(error.localizedDescription.hasPrefix("x.pth: checkpoint does not fit the model"), error.localizedDescription)
+    }
+    state["head.bias"] = try Tensor.zeros([2])
+    state["extra.weight"] = nil
+    state["head.weight"] = try Tensor.zeros([3, 4])
+    XCTAssertThrowsError(try net.load(stateDict: state)) { error in
+      XCTAssertTrue(error.localizedDescription.contains("wrong shape for head.weight: model [2, 4], checkpoint [3, 4]"),
+                    error.localizedDescription)
+    }
+    XCTAssertEqual(try net.head.weight.floats(), before, "a failed load changes nothing")
+    state["head.weight"] = nil
+    let report = try net.load(stateDict: state, strict: false)
+    XCTAssertEqual(report.missingKeys, ["head.weight"], "non-strict loading returns what it skipped")
+  }
+
+  func testFreezeAndModes() throws {
+    let net = try TinyNet()
+    try net.conv.freeze()
+    XCTAssertEqual(net.trainableParameters().map(\.name), ["bn.weight", "bn.bias", "head.weight", "head.bias"])
+    let x = try Tensor.randn([2, 3, 5, 5])
+    try net(x).sum().backward()
+    XCTAssertNil(try net.conv.weight.grad, "frozen weights receive no gradient")
+    XCTAssertNotNil(try net.head.weight.grad)
+    net.eval()
+    XCTAssertFalse(net.bn.isTraining)
+    let mean = try net.bn.runningMean.floats()
+    _ = try net(x)
+    XCTAssertEqual(try net.bn.runningMean.floats(), mean, "eval mode leaves BatchNorm statistics alone")
+    net.train()
+    _ = try net(x)
+    XCTAssertNotEqual(try net.bn.runningMean.floats(), mean)
+    XCTAssertEqual(try net.bn.numBatchesTracked.item(), 2, "two training-mode forwards, none in eval")
+  }
+
+  func testSeededInitialisationMatchesPyTorch() throws {
+    let f = try Fixtures.tensors("foundation/init.safetensors")
+    try Torch.manualSeed(7)
+    let linear = try Linear(5, 3)
+    let conv = try Conv2d(4, 6, kernelSize: 3, groups: 2)
+    let convT = try ConvTranspose2d(4, 2, kernelSize: 2, stride: 2)
+    let embedding = try Embedding(4, 3)
+    assertAllClose(linear.weight, try f.fixture("linear.weight"), atol: 0)
+    assertAllClose(try XCTUnwrap(linear.bias), try f.fixture("linear.bias"), atol: 0)
+    assertAllClose(conv.weight, try f.fixture("conv.weight"), atol: 0)
+    assertAllClose(try XCTUnwrap(conv.bias), try f.fixture("conv.bias"), atol: 0)
+    assertAllClose(convT.weight, try f.fixture("convt.weight"), atol: 0)
+    assertAllClose(try XCTUnwrap(convT.bias), try f.fixture("convt.bias"), atol: 0)
+    assertAllClose(embedding.weight, try f.fixture("embedding.weight"), atol: 0)
+  }
+
+  func testLayerNorm2dMatchesChannelLayerNorm() throws {
+    let norm = try LayerNorm2d(4)
+    try Torch.withNoGrad {
+      try norm.weight.normalInPlace()
+      try norm.bias.normalInPlace()
+    }
+    let x = try Tensor.randn([2, 4, 3, 5])
+    let reference = try x.permute([0, 2, 3, 1]).layerNorm([4], weight: norm.weight, bias: norm.bias, eps: 1e-6)
+      .permute([0, 3, 1, 2])
+    assertAllClose(try norm(x), reference, atol: 1e-5, "LayerNorm2d == layer_norm over channels")
+  }
+}

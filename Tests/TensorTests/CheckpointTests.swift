@@ -1,0 +1,107 @@
+import Foundation
+import Tensor
+import TestSupport
+import XCTest
+
+/// .pth files written by torch.save (fixtures) and safetensors round trips. Exact equality: loading copies bits.
+final class CheckpointTests: XCTestCase {
+  func testOrderedDictWithMetadata() throws {
+    let tensors = try TorchCheckpoint.loadStateDict(path: Fixtures.path("foundation/ordered_state_dict.pt"))
+    let expected = try Fixtures.tensors("foundation/checkpoint_expected.safetensors")
+    XCTAssertEqual(tensors.map(\.name), ["conv.weight", "conv.bias", "bn.weight", "bn.bias", "bn.running_mean",
+                                          "bn.running_var", "bn.num_batches_tracked", "head.weight", "head.bias"],
+                   "state_dict order is kept")
+    for (name, tensor) in tensors { assertAllClose(tensor, try expected.fixture("model." + name), atol: 0, name) }
+  }
+
+  func testNestedDictMixedDTypesViewsAndSharedStorage() throws {
+    let path = Fixtures.path("foundation/nested_checkpoint.pt")
+    let all = Dictionary(uniqueKeysWithValues: try TorchCheckpoint.loadTensors(path: path).map { ($0.name, $0.tensor) })
+    let expected = try Fixtures.tensors("foundation/checkpoint_expected.safetensors")
+    XCTAssertEqual(Set(all.keys), Set(expected.keys))
+    for (name, tensor) in all {
+      XCTAssertEqual(tensor.dtype, try expected.fixture(name).dtype, name)
+      XCTAssertEqual(try tensor.bytes(), try expected.fixture(name).bytes(), "\(name) loads bit-exact")
+    }
+    XCTAssertEqual(try all.fixture("extra.odd.half").dtype, .float16)
+    XCTAssertEqual(try all.fixture("extra.odd.bf16").dtype, .bfloat16)
+    XCTAssertEqual(try all.fixture("extra.odd.transposed").strides, [1, 6], "non-contiguous layout is kept")
+    // Shared storage: writing through `base` is visible in the `row` view, as in PyTorch.
+    try all.fixture("extra.odd.base").fill(-1)
+    XCTAssertEqual(try all.fixture("extra.odd.row").floats(), [Float](repeating: -1, count: 6))
+    let model = try TorchCheckpoint.loadStateDict(path: path)
+    XCTAssertEqual(model.count, 9, "the state dict under 'model' is found")
+  }
+
+  func testSafetensorsRoundTrip() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hspsam-st-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("x.safetensors").path
+    let tensors: [(name: String, tensor: Tensor)] = [
+      ("a.weight", try Tensor.randn([3, 4])), ("b", try Tensor([1, 2] as [Int64])),
+      ("c", try Tensor.randn([2, 3]).to(.bfloat16)), ("d", try Tensor.randn([5]).to(.float16)),
+      ("e", try Tensor([true, false])), ("t", try Tensor.randn([4, 3]).transpose(0, 1)),
+    ]
+    try Safetensors.write(tensors, metadata: ["format": "pt"], to: path)
+    let (back, metadata) = try Safetensors.read(path: path)
+    XCTAssertEqual(metadata, ["format": "pt"])
+    let byName = Dictionary(uniqueKeysWithValues: back.map { ($0.name, $0.tensor) })
+    for (name, tensor) in tensors {
+      XCTAssertEqual(try byName.fixture(name).bytes(), try tensor.bytes(), name)
+      XCTAssertEqual(try byName.fixture(name).shape, tensor.shape, name)
+    }
+    // PyTorch's safetensors writer made this file; we read its header the same way.
+    XCTAssertNoThrow(try Safetensors.read(path: Fixtures.path("foundation/init.safetensors")))
+  }
+
+  func testCorruptAndTruncatedFilesGiveClearErrors() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hspsam-bad-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let good = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("foundation/nested_checkpoint.pt")))
+    let truncated = dir.appendingPathComponent("truncated.pt").path
+    try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: truncated))
+    XCTAssertThrowsError(try TorchCheckpoint.loadTensors(path: truncated)) { error in
+      XCTAssertTrue(error.localizedDescription.hasPrefix(truncated), "names the file: \(error.localizedDescription)")
+    }
+    let garbage = dir.appendingPathComponent("garbage.pth").path
+    try Data("not a checkpoint at all".utf8).write(to: URL(fileURLWithPath: garbage))
+    XCTAssertThrowsError(try TorchCheckpoint.loadTensors(path: garbage)) { error in
+      XCTAssertTrue(error.localizedDescription.contains("not a readable PyTorch zip checkpoint"), "\(error)")
+    }
+    XCTAssertThrowsError(try TorchCheckpoint.loadTensors(path: dir.appendingPathComponent("missing.pth").path)) { error in
+      XCTAssertTrue(error.localizedDescription.contains("no such file"))
+    }
+    let st = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("foundation/init.safetensors")))
+    let cut = dir.appendingPathComponent("cut.safetensors").path
+    try st.prefix(st.count - 10).write(to: URL(fileURLWithPath: cut))
+    XCTAssertThrowsError(try Safetensors.read(path: cut)) { error in
+      XCTAssertTrue(error.localizedDescription.contains("past the end"), error.localizedDescription)
+    }
+    // Every prefix and a set of byte flips of a real .pt must fail cleanly or load, never crash.
+    for length in stride(from: 0, to: good.count, by: 97) {
+      try good.prefix(length).write(to: URL(fileURLWithPath: truncated))
+      _ = try? TorchCheckpoint.loadTensors(path: truncated)
+    }
+    var generator = SystemRandomNumberGenerator()
+    for _ in 0..<100 {
+      var mutated = good
+      for _ in 0..<4 { mutated[Int.random(in: 0..<mutated.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
+      try mutated.write(to: URL(fileURLWithPath: truncated))
+      _ = try? TorchCheckpoint.loadTensors(path: truncated)
+    }
+  }
+
+  func testShippedLiteMedSAMWeights() throws {
+    let path = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("vendor/weights/lite_medsam.pth").path
+    guard FileManager.default.fileExists(atPath: path) else {
+      throw XCTSkip("vendor/weights/lite_medsam.pth is absent: run scripts/setup.sh")
+    }
+    let tensors = try TorchCheckpoint.loadStateDict(path: path)
+    XCTAssertEqual(tensors.count, 435)
+    XCTAssertEqual(tensors.reduce(0) { $0 + $1.tensor.count }, 9_801_439)
+    XCTAssertEqual(tensors.filter { $0.tensor.dtype == .int64 }.count, 27)
+  }
+}

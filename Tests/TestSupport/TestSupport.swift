@@ -1,0 +1,50 @@
+import Foundation
+import Tensor
+import XCTest
+
+/// Committed fixtures under Tests/Fixtures, made by the scripts in scripts/fixtures.
+public enum Fixtures {
+  public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures")
+
+  public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+
+  /// The tensors of a fixture safetensors file, by name.
+  public static func tensors(_ relative: String) throws -> [String: Tensor] {
+    Dictionary(uniqueKeysWithValues: try Safetensors.read(path: path(relative)).tensors.map { ($0.name, $0.tensor) })
+  }
+}
+
+extension Dictionary where Key == String, Value == Tensor {
+  /// The fixture tensor `name`, or a test failure naming it.
+  public func fixture(_ name: String) throws -> Tensor {
+    guard let t = self[name] else { throw TorchError.invalidArgument("fixture tensor \(name) is missing") }
+    return t
+  }
+}
+
+/// Largest |a - b| (as float64), after checking the shapes agree.
+public func maxAbsDifference(_ a: Tensor, _ b: Tensor) throws -> Double {
+  guard a.shape == b.shape else { throw TorchError.invalidArgument("shapes differ: \(a.shape) vs \(b.shape)") }
+  if a.count == 0 { return 0 }
+  return try (a.to(.float64) - b.to(.float64)).abs().max().item()
+}
+
+/// Asserts |actual - expected| <= atol + rtol * |expected| everywhere (numpy's allclose), reporting the worst error.
+public func assertAllClose(_ actual: Tensor, _ expected: Tensor, atol: Double, rtol: Double = 0,
+                           _ message: @autoclosure () -> String = "", file: StaticString = #filePath, line: UInt = #line) {
+  do {
+    guard actual.shape == expected.shape else {
+      XCTFail("shape \(actual.shape) != expected \(expected.shape) \(message())", file: file, line: line)
+      return
+    }
+    let a = try actual.to(.float64), e = try expected.to(.float64)
+    let excess = try ((a - e).abs() - (e.abs() * rtol + atol)).max().item()
+    if excess > 0 {
+      let worst = try maxAbsDifference(a, e)
+      XCTFail("max abs diff \(worst) exceeds atol \(atol) + rtol \(rtol)·|expected| \(message())", file: file, line: line)
+    }
+  } catch {
+    XCTFail("comparison failed: \(error) \(message())", file: file, line: line)
+  }
+}
