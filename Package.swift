@@ -35,12 +35,21 @@ let package = Package(
     ),
     .target(name: "Tensor", dependencies: ["CTorch"]),
     .target(name: "NN", dependencies: ["Tensor"]),
+    .target(name: "Models", dependencies: ["NN", "Tensor"]),
+    // Image codecs from Debian's libjpeg-turbo, libpng and libtiff (installed by scripts/setup.sh).
+    .target(
+      name: "CImageCodecs",
+      linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("tiff")]
+    ),
+    .target(name: "Data", dependencies: ["Tensor", "CImageCodecs"]),
     .executableTarget(
       name: "hspsam",
-      dependencies: ["Tensor", "NN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+      dependencies: ["Tensor", "NN", "Models", "Data", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
+    .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "TestSupport"]),
+    .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["TestSupport", "hspsam"]),
     .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
   ],

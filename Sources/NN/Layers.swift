@@ -69,18 +69,31 @@ public final class MLP: Module, UnaryLayer {
   }
 }
 
-/// SAM's `MLPBlock`: lin1 -> GELU -> lin2.
+/// Activation functions chosen by configuration.
+public enum Activation: String, Codable, Sendable {
+  case gelu, relu
+  public func callAsFunction(_ x: Tensor) throws -> Tensor {
+    switch self {
+    case .gelu: return try x.gelu()
+    case .relu: return try x.relu()
+    }
+  }
+}
+
+/// SAM's `MLPBlock`: lin1 -> activation (GELU in the image encoder, ReLU in the two-way transformer) -> lin2.
 public final class MLPBlock: Module, UnaryLayer {
   public let lin1: Linear
   public let lin2: Linear
+  public let activation: Activation
 
-  public init(embeddingDim: Int, mlpDim: Int) throws {
+  public init(embeddingDim: Int, mlpDim: Int, activation: Activation = .gelu) throws {
     lin1 = try Linear(embeddingDim, mlpDim)
     lin2 = try Linear(mlpDim, embeddingDim)
+    self.activation = activation
     super.init()
     registerChild("lin1", lin1)
     registerChild("lin2", lin2)
   }
 
-  public func callAsFunction(_ x: Tensor) throws -> Tensor { try lin2(lin1(x).gelu()) }
+  public func callAsFunction(_ x: Tensor) throws -> Tensor { try lin2(activation(lin1(x))) }
 }

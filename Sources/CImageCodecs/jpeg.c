@@ -1,0 +1,77 @@
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+
+#include "image_codecs.h"
+
+void ic_free(ic_image *image) {
+  if (image != NULL) {
+    free(image->pixels);
+    image->pixels = NULL;
+  }
+}
+
+struct error_manager {
+  struct jpeg_error_mgr base;
+  jmp_buf escape;
+  char message[JMSG_LENGTH_MAX];
+};
+
+static void on_error(j_common_ptr info) {
+  struct error_manager *manager = (struct error_manager *)info->err;
+  (*info->err->format_message)(info, manager->message);
+  longjmp(manager->escape, 1);
+}
+
+static void on_warning(j_common_ptr info, int level) {
+  (void)info;
+  (void)level;  // corrupt-data warnings: keep the decoded pixels, as most viewers do
+}
+
+int ic_decode_jpeg(const uint8_t *data, size_t size, ic_image *out, char *error, size_t error_size) {
+  struct jpeg_decompress_struct info;
+  struct error_manager manager;
+  uint8_t *volatile pixels = NULL;
+  memset(out, 0, sizeof(*out));
+  info.err = jpeg_std_error(&manager.base);
+  manager.base.error_exit = on_error;
+  manager.base.emit_message = on_warning;
+  if (setjmp(manager.escape)) {
+    snprintf(error, error_size, "JPEG: %s", manager.message);
+    jpeg_destroy_decompress(&info);
+    free(pixels);
+    return 1;
+  }
+  jpeg_create_decompress(&info);
+  jpeg_mem_src(&info, data, (unsigned long)size);
+  jpeg_read_header(&info, TRUE);
+  if (info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK) {
+    snprintf(error, error_size, "JPEG: CMYK images are not supported");
+    jpeg_destroy_decompress(&info);
+    return 1;
+  }
+  info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_start_decompress(&info);
+  size_t stride = (size_t)info.output_width * (size_t)info.output_components;
+  pixels = malloc(stride * info.output_height);
+  if (pixels == NULL) {
+    snprintf(error, error_size, "JPEG: out of memory");
+    jpeg_destroy_decompress(&info);
+    return 1;
+  }
+  while (info.output_scanline < info.output_height) {
+    JSAMPROW row = pixels + stride * info.output_scanline;
+    jpeg_read_scanlines(&info, &row, 1);
+  }
+  jpeg_finish_decompress(&info);
+  out->width = (int32_t)info.output_width;
+  out->height = (int32_t)info.output_height;
+  out->channels = info.output_components;
+  out->bits = 8;
+  out->pixels = pixels;
+  jpeg_destroy_decompress(&info);
+  return 0;
+}

