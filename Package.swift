@@ -48,7 +48,7 @@ let package = Package(
     ),
     .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
-    .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "TestSupport"]),
+    .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "Data", "TestSupport"]),
     .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["TestSupport", "hspsam"]),
     .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),

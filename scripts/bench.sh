@@ -17,15 +17,23 @@ else
 fi
 python3 - "$ours" "$theirs" <<'PY'
 import json, sys
-ours = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-ref = {r["name"]: r for r in (json.loads(l) for l in open(sys.argv[2]) if l.strip())}
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
+ours = [r for r in rows if "seconds" in r]
+extra = [r for r in rows if "value" in r]
+refrows = [json.loads(l) for l in open(sys.argv[2]) if l.strip().startswith("{")]
+ref = {r["name"]: r for r in refrows}
 print(f"{'workload':32} {'hspsam ms':>10} {'GFLOP/s':>8} {'torch ms':>10} {'GFLOP/s':>8} {'ratio':>6}")
+print("(ratio = torch time / hspsam time: above 1 means hspsam is faster)")
 for r in ours:
     t = ref.get(r["name"])
     line = f"{r['name']:32} {r['seconds']*1e3:10.2f} {r['gflops']:8.1f}"
     if t:
         line += f" {t['seconds']*1e3:10.2f} {t['gflops']:8.1f} {t['seconds']/r['seconds']:6.2f}"
     print(line)
-peak = max(r["gflops"] for r in ours if r["name"].startswith("sgemm"))
-print(f"measured sgemm peak (best sgemm row, hspsam): {peak:.1f} GFLOP/s")
+for r in extra:
+    t = ref.get(r["name"])
+    print(f"{r['name']:32} {r['value']:10.0f}" + (f" {'':8} {t['value']:10.0f}" if t else ""))
+sgemm = [r["gflops"] for r in ours if r["name"].startswith("sgemm")]
+if sgemm:
+    print(f"measured sgemm peak (best sgemm row, hspsam): {max(sgemm):.1f} GFLOP/s")
 PY

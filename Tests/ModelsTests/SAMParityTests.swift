@@ -61,8 +61,11 @@ final class SAMParityTests: XCTestCase {
     try fillSeededWeights(encoder, seed: 200)
     try Torch.manualSeed(201)
     let x = try Tensor.rand([1, 3, 256, 256])
+    // Folded BatchNorm + channels-last (no-grad inference) and the plain path (grad enabled) both match.
+    let unfolded = try encoder(x)
     let out = try Torch.withNoGrad { try encoder(x) }
     XCTAssertEqual(out.shape, [1, 256, 64, 64])
+    assertAllClose(out, unfolded, atol: 1e-4, "BN folded into convolutions vs BN applied")
     let sub = try out.slice(dim: 1, step: 8).slice(dim: 2, step: 4).slice(dim: 3, step: 4)
     assertAllClose(sub, try f.fixture("tinyvit.out_sub"), atol: 1e-4, "embedding (every 8th channel, 4th pixel)")
     XCTAssertEqual(try out.sum().item(), try f.fixture("tinyvit.out_sum").item(), accuracy: 0.05, "sum of 1M values")

@@ -44,9 +44,14 @@ public struct TinyViTConfig: Codable, Equatable, Sendable {
 }
 
 /// TinyViT's `Conv2d_BN`: a bias-free convolution followed by BatchNorm. Keys `c`, `bn`.
+///
+/// Speed: in eval mode, when no gradient can flow into its weights (no-grad inference, or a frozen encoder), the
+/// BatchNorm is folded into the convolution once (as the reference's `Conv2d_BN.fuse()`), in channels-last layout.
+/// The folded copy is dropped on every load and mode change.
 public final class Conv2dBN: Module, UnaryLayer {
   let c: Conv2d
   let bn: BatchNorm2d
+  private var folded: (weight: Tensor, bias: Tensor)?
 
   init(_ a: Int, _ b: Int, kernelSize: Int = 1, stride: Int = 1, padding: Int = 0, groups: Int = 1,
        bnWeightInit: Double = 1) throws {
@@ -59,7 +64,37 @@ public final class Conv2dBN: Module, UnaryLayer {
     registerChild("bn", bn)
   }
 
-  public func callAsFunction(_ x: Tensor) throws -> Tensor { try bn(c(x)) }
+  public override func train(_ isOn: Bool = true) {
+    folded = nil
+    super.train(isOn)
+  }
+
+  public override func didLoadState() throws { folded = nil }
+
+  /// w' = w * gamma / sqrt(var + eps), b' = beta - mean * gamma / sqrt(var + eps).
+  func foldedWeights() throws -> (weight: Tensor, bias: Tensor) {
+    if let folded { return folded }
+    let result = try Torch.withNoGrad {
+      let scale = try bn.weight / (bn.runningVar + bn.eps).sqrt()
+      let weight = try (c.weight * scale.view([-1, 1, 1, 1])).channelsLast()
+      let bias = try bn.bias - bn.runningMean * scale
+      return (weight, bias)
+    }
+    folded = result
+    return result
+  }
+
+  var canFold: Bool {
+    !isTraining && (!Torch.isGradEnabled || !(c.weight.requiresGrad || bn.weight.requiresGrad || bn.bias.requiresGrad))
+  }
+
+  public func callAsFunction(_ x: Tensor) throws -> Tensor {
+    if canFold {
+      let (weight, bias) = try foldedWeights()
+      return try x.conv2d(weight: weight, bias: bias, stride: c.stride, padding: c.padding, groups: c.groups)
+    }
+    return try bn(c(x))
+  }
 }
 
 /// MBConv: 1x1 expand, 3x3 depthwise, 1x1 project, residual, GELU.
@@ -331,7 +366,8 @@ public final class TinyViT: Module, ImageEncoder {
 
   /// x: (B, 3, S, S) -> (B, 256, S/4, S/4).
   public func callAsFunction(_ x: Tensor) throws -> Tensor {
-    var y = try stage0(patchEmbed(x))
+    // Channels-last through the convolutional stem: the token reshapes after each merge then become free views.
+    var y = try stage0(patchEmbed(x.channelsLast()))
     for stage in stages { y = try stage(y) }
     let g = gridSize
     return try neck(y.view([y.size(0), g, g, -1]).permute([0, 3, 1, 2]))

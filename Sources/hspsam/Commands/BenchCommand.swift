@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
     abstract: "Benchmarks (medians of repeated runs). Compare with scripts/bench.sh, which runs PyTorch beside us.",
-    subcommands: [FoundationBench.self]
+    subcommands: [FoundationBench.self, SAMBench.self]
   )
 }
 
@@ -70,12 +70,21 @@ struct FoundationBench: ParsableCommand {
   }
 
   private func measure(_ name: String, flop: Double, runs: Int, _ body: () throws -> Void) throws -> BenchResult {
+    try BenchTimer(warmup: warmup).measure(name, flop: flop, runs: runs, body)
+  }
+}
+
+/// Median wall time of `runs` calls after `warmup` untimed ones. `perItem` divides the time (per-image figures).
+struct BenchTimer {
+  let warmup: Int
+
+  func measure(_ name: String, flop: Double, runs: Int, perItem: Int = 1, _ body: () throws -> Void) throws -> BenchResult {
     for _ in 0..<warmup { try body() }
     var times: [Double] = []
     for _ in 0..<runs {
       let start = DispatchTime.now().uptimeNanoseconds
       try body()
-      times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+      times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(perItem))
     }
     times.sort()
     return BenchResult(name: name, flop: flop, seconds: times[times.count / 2])
@@ -88,7 +97,9 @@ struct BenchResult {
   let seconds: Double
   var gflops: Double { flop / seconds / 1e9 }
   var row: String {
-    String(format: "%-32@ %9.2f ms %8.1f GFLOP/s", name as NSString, seconds * 1e3, gflops)
+    let label = name.padding(toLength: Swift.max(36, name.count), withPad: " ", startingAt: 0)
+    return flop > 0 ? label + String(format: " %9.2f ms %8.1f GFLOP/s", seconds * 1e3, gflops)
+      : label + String(format: " %9.2f ms", seconds * 1e3)
   }
   var json: String {
     String(format: "{\"name\": \"%@\", \"seconds\": %.6f, \"gflops\": %.3f}", name as NSString, seconds, gflops)
