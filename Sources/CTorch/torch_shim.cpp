@@ -498,7 +498,9 @@ int hst_sdpa(hst_tensor q, hst_tensor k, hst_tensor v, hst_tensor bias, double s
   HST_GUARD({
     std::optional<double> s;
     if (scale > 0) s = scale;
-    *out = wrap(at::scaled_dot_product_attention(T(q), T(k), T(v), opt(bias), 0.0, false, s));
+    std::optional<at::Tensor> mask;
+    if (bias != nullptr) mask = T(bias);
+    *out = wrap(at::scaled_dot_product_attention(T(q), T(k), T(v), mask, 0.0, false, s));
   })
 }
 int hst_dropout(hst_tensor x, double p, int train, hst_tensor *out) { HST_OUT(at::dropout(T(x), p, train != 0)) }

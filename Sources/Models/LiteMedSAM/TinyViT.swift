@@ -245,8 +245,10 @@ public final class TinyViTAttention: Module {
     let (b, n) = (x.size(0), x.size(1))
     let parts = try qkv(norm(x)).view([b, n, numHeads, -1]).split(sizes: [keyDim, keyDim, keyDim], dim: 3)
     let q = try parts[0].permute([0, 2, 1, 3]), k = try parts[1].permute([0, 2, 1, 3]), v = try parts[2].permute([0, 2, 1, 3])
-    let logits = try q.matmul(k.transpose(-2, -1)) * (1 / Double(keyDim).squareRoot()) + bias()
-    let out = try logits.softmax(dim: -1).matmul(v).transpose(1, 2).reshape([b, n, numHeads * keyDim])
+    // softmax(q k^T * scale + bias) v in libtorch's fused kernel (same maths as the reference's three steps).
+    let attended = try Tensor.scaledDotProductAttention(query: q, key: k, value: v, bias: bias(),
+                                                        scale: 1 / Double(keyDim).squareRoot())
+    let out = try attended.transpose(1, 2).reshape([b, n, numHeads * keyDim])
     return try proj(out)
   }
 }

@@ -72,15 +72,15 @@ final class ViTAttention: Module {
     // (3, B * heads, H * W, head_dim), SAM's [all q | all k | all v] layout.
     let parts = try qkv(x).reshape([b, h * w, 3, numHeads, -1]).permute([2, 0, 3, 1, 4]).reshape([3, b * numHeads, h * w, -1])
     let q = try parts[0], k = try parts[1], v = try parts[2]
-    var attention = try (q * scale).matmul(k.transpose(-2, -1))
-    attention = try addDecomposedRelativePositions(attention, q: q, size: (h, w))
-    let out = try attention.softmax(dim: -1).matmul(v).view([b, numHeads, h, w, -1]).permute([0, 2, 3, 1, 4])
-      .reshape([b, h, w, c])
+    // softmax((q * scale) k^T + rel_h + rel_w) v, the reference's steps, in libtorch's fused attention kernel.
+    let bias = try decomposedRelativePositionBias(q: q, size: (h, w))
+    let attended = try Tensor.scaledDotProductAttention(query: q, key: k, value: v, bias: bias, scale: scale)
+    let out = try attended.view([b, numHeads, h, w, -1]).permute([0, 2, 3, 1, 4]).reshape([b, h, w, c])
     return try proj(out)
   }
 
-  /// attn (B*heads, HW, HW) + rel_h[..., :, None] + rel_w[..., None, :], as `add_decomposed_rel_pos`.
-  func addDecomposedRelativePositions(_ attention: Tensor, q: Tensor, size: (Int, Int)) throws -> Tensor {
+  /// rel_h[..., :, None] + rel_w[..., None, :] as (B*heads, HW, HW): the term `add_decomposed_rel_pos` adds.
+  func decomposedRelativePositionBias(q: Tensor, size: (Int, Int)) throws -> Tensor {
     let (h, w) = size
     let rh = try relativePositions(h, h, relPosH)  // (h, h, d)
     let rw = try relativePositions(w, w, relPosW)  // (w, w, d)
@@ -91,8 +91,7 @@ final class ViTAttention: Module {
       .reshape([h, bh, w, h]).permute([1, 0, 2, 3])
     let relW = try rq.permute([2, 0, 1, 3]).reshape([w, bh * h, d]).matmul(rw.transpose(1, 2))
       .reshape([w, bh, h, w]).permute([1, 2, 0, 3])
-    let combined = try attention.view([bh, h, w, h, w]) + relH.unsqueeze(4) + relW.unsqueeze(3)
-    return try combined.view([bh, h * w, h * w])
+    return try (relH.unsqueeze(4) + relW.unsqueeze(3)).reshape([bh, h * w, h * w])
   }
 }
 

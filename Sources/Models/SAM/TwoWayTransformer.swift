@@ -30,9 +30,8 @@ public final class SAMAttention: Module {
 
   public func callAsFunction(q: Tensor, k: Tensor, v: Tensor) throws -> Tensor {
     let qh = try separateHeads(qProj(q)), kh = try separateHeads(kProj(k)), vh = try separateHeads(vProj(v))
-    let headDim = qh.size(3)
-    let attention = try (qh.matmul(kh.permute([0, 1, 3, 2])) / Double(headDim).squareRoot()).softmax(dim: -1)
-    let out = try attention.matmul(vh).transpose(1, 2)
+    // softmax(q k^T / sqrt(d)) v in libtorch's fused kernel.
+    let out = try Tensor.scaledDotProductAttention(query: qh, key: kh, value: vh).transpose(1, 2)
     return try outProj(out.reshape([out.size(0), out.size(1), -1]))
   }
 }
