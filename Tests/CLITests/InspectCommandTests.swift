@@ -4,49 +4,28 @@ import XCTest
 
 /// Runs the built `hspsam` executable as a user would.
 final class InspectCommandTests: XCTestCase {
-  static let repository = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
-
-  func hspsam(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var executable = binary.appendingPathComponent("hspsam")
-    if !FileManager.default.fileExists(atPath: executable.path) {
-      executable = Bundle.main.bundleURL.appendingPathComponent("hspsam")
-    }
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-  }
-
   func testInspectLiteMedSAM() throws {
-    let path = Self.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path
+    let path = Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path
     guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("lite_medsam.pth absent: run scripts/setup.sh") }
-    let text = try hspsam(["inspect", path])
+    let text = try runHSPSAM(["inspect", path])
     XCTAssertEqual(text.status, 0, text.stderr)
     XCTAssertTrue(text.stdout.contains("tensors: 435\n"), text.stdout)
     XCTAssertTrue(text.stdout.contains("elements: 9801439\n"), text.stdout)
     XCTAssertTrue(text.stdout.contains("parameters: 9791300 "), text.stdout)
-    let json = try hspsam(["inspect", "--json", path])
+    let json = try runHSPSAM(["inspect", "--json", path])
     let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
     XCTAssertEqual(object["tensors"] as? Int, 435)
     XCTAssertEqual(object["elements"] as? Int, 9_801_439)
   }
 
   func testInspectFixtureAndBadFiles() throws {
-    let fixture = try hspsam(["inspect", Fixtures.path("foundation/nested_checkpoint.pt"), "--depth", "1"])
+    let fixture = try runHSPSAM(["inspect", Fixtures.path("foundation/nested_checkpoint.pt"), "--depth", "1"])
     XCTAssertEqual(fixture.status, 0, fixture.stderr)
     XCTAssertTrue(fixture.stdout.contains("tensors: 18\n"), fixture.stdout)
-    let missing = try hspsam(["inspect", "/nonexistent/model.pth"])
+    let missing = try runHSPSAM(["inspect", "/nonexistent/model.pth"])
     XCTAssertNotEqual(missing.status, 0)
     XCTAssertEqual(missing.stderr.trimmingCharacters(in: .whitespacesAndNewlines), "Error: /nonexistent/model.pth: no such file")
-    let notACheckpoint = try hspsam(["inspect", Fixtures.path("foundation/README.json")])
+    let notACheckpoint = try runHSPSAM(["inspect", Fixtures.path("foundation/README.json")])
     XCTAssertNotEqual(notACheckpoint.status, 0)
     XCTAssertEqual(notACheckpoint.stderr.split(separator: "\n").count, 1, "one line: \(notACheckpoint.stderr)")
     XCTAssertTrue(notACheckpoint.stderr.contains("README.json"))

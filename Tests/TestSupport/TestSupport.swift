@@ -9,6 +9,12 @@ public enum Fixtures {
 
   public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
+  /// The repository root (above Tests/).
+  public static let repository = root.deletingLastPathComponent().deletingLastPathComponent()
+
+  /// ../shared/data beside the checkout, where the real datasets live.
+  public static let sharedData = repository.deletingLastPathComponent().appendingPathComponent("shared/data")
+
   /// The tensors of a fixture safetensors file, by name.
   public static func tensors(_ relative: String) throws -> [String: Tensor] {
     Dictionary(uniqueKeysWithValues: try Safetensors.read(path: path(relative)).tensors.map { ($0.name, $0.tensor) })
@@ -48,4 +54,31 @@ public func assertAllClose(_ actual: Tensor, _ expected: Tensor, atol: Double, r
   } catch {
     XCTFail("comparison failed: \(error) \(message())", file: file, line: line)
   }
+}
+
+/// Runs the built `hspsam` executable (next to the test bundle) as a user would.
+public func runHSPSAM(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+  let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+  var executable = folder.appendingPathComponent("hspsam")
+  if !FileManager.default.fileExists(atPath: executable.path) {
+    executable = Bundle.main.bundleURL.appendingPathComponent("hspsam")
+  }
+  let process = Process()
+  process.executableURL = executable
+  process.arguments = arguments
+  let out = Pipe(), err = Pipe()
+  process.standardOutput = out
+  process.standardError = err
+  try process.run()
+  let stdout = out.fileHandleForReading.readDataToEndOfFile()
+  let stderr = err.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
+/// A fresh temporary folder, removed by the caller's `defer`.
+public func makeTemporaryFolder() throws -> URL {
+  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hspsam-test-\(UUID().uuidString)")
+  try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+  return dir
 }
