@@ -62,3 +62,19 @@ public struct Image: Equatable, Sendable {
   /// (H, W, 3) uint8 tensor of `rgb8()`.
   public func rgbTensor() throws -> Tensor { try Tensor(rgb8(), shape: [height, width, 3]) }
 }
+
+extension Image {
+  /// 8-bit grey as OpenCV's IMREAD_GRAYSCALE makes it: colour with its fixed-point 0.299 R + 0.587 G + 0.114 B,
+  /// alpha ignored, 16-bit scaled to 8 bits.
+  public func grey8() -> [UInt8] {
+    if channels < 3 {
+      let first = firstChannel()
+      return bitDepth == 16 ? first.map { UInt8((UInt32($0) * 255 + 32767) / 65535) } : first.map { UInt8($0) }
+    }
+    let rgb = rgb8()
+    return (0..<(width * height)).map { p in
+      let r = UInt32(rgb[p * 3]), g = UInt32(rgb[p * 3 + 1]), b = UInt32(rgb[p * 3 + 2])
+      return UInt8((r * 4899 + g * 9617 + b * 1868 + 8192) >> 14)
+    }
+  }
+}
