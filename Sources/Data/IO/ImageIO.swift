@@ -25,11 +25,12 @@ public enum ImageIO {
 
   /// Decodes an image file.
   public static func read(_ path: String) throws -> Image {
-    guard let handle = FileHandle(forReadingAtPath: path) else {
-      var isDirectory: ObjCBool = false
-      let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-      throw ImageIOError(path: path, reason: !exists ? "no such file" : isDirectory.boolValue ? "is a folder" : "cannot be opened")
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      throw ImageIOError(path: path, reason: "no such file")
     }
+    if isDirectory.boolValue { throw ImageIOError(path: path, reason: "is a folder") }
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw ImageIOError(path: path, reason: "cannot be opened") }
     defer { try? handle.close() }
     let header = [UInt8]((try? handle.read(upToCount: 8)) ?? Data())
     guard let format = format(ofHeader: header) else {

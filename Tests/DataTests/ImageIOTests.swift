@@ -1,0 +1,128 @@
+import Data
+import Foundation
+import TestSupport
+import XCTest
+
+/// Readers on small files in every supported format and layout (scripts/fixtures/make_images.py, written by
+/// Pillow / OpenCV / tifffile). Lossless formats must decode exactly; JPEG within 3 grey levels of Pillow's decoder
+/// (both libjpeg-turbo, possibly different versions and IDCT settings).
+final class ImageIOTests: XCTestCase {
+  func testEveryFormatAndLayout() throws {
+    let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("images/expected.json")))
+    let expected = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: [String: Any]])
+    XCTAssertEqual(expected.count, 14)
+    for (name, info) in expected.sorted(by: { $0.key < $1.key }) {
+      let image = try ImageIO.read(Fixtures.path("images/\(name)"))
+      let shape = try XCTUnwrap(info["shape"] as? [Int])
+      let values = try XCTUnwrap(info["values"] as? [Int])
+      let channels = shape.count == 3 ? shape[2] : 1
+      XCTAssertEqual([image.height, image.width, image.channels], [shape[0], shape[1], channels], name)
+      let ours = image.samples.map(Int.init)
+      if info["lossless"] as? Bool == true {
+        XCTAssertEqual(ours, values, "\(name) decodes exactly")
+      } else {
+        let worst = zip(ours, values).map { Swift.abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThanOrEqual(worst, 3, "\(name): JPEG decode within 3 levels of Pillow")
+      }
+      if name.contains("16") { XCTAssertEqual(image.bitDepth, 16, name) }
+    }
+  }
+
+  func testClinicDBFramesDecodeLikeTifffile() throws {
+    let folder = Fixtures.sharedData.appendingPathComponent("CVC-ClinicDB/images")
+    guard FileManager.default.fileExists(atPath: folder.path) else {
+      throw XCTSkip("CVC-ClinicDB is not at \(folder.path): the tifffile comparison needs it")
+    }
+    let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("images/clinicdb_tifffile_sha256.json")))
+    let digests = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: [String: Any]])
+    let scratch = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    for (stem, info) in digests {
+      let image = try ImageIO.read(folder.appendingPathComponent("\(stem).tif").path)
+      XCTAssertEqual([image.height, image.width, image.channels], info["shape"] as? [Int], stem)
+      let dump = scratch.appendingPathComponent(stem)
+      try Data(image.samples.map { UInt8($0) }).write(to: dump)
+      XCTAssertEqual(try sha256(dump.path), info["sha256"] as? String, "frame \(stem): same pixels as tifffile")
+      // The red channel alone (what OpenCV returns for these files) must not be what we read.
+      let reds = stride(from: 0, to: image.samples.count, by: 3).map { image.samples[$0] }
+      let blues = stride(from: 2, to: image.samples.count, by: 3).map { image.samples[$0] }
+      XCTAssertNotEqual(reds, blues, "frame \(stem) holds colour, not grey")
+    }
+  }
+
+  /// sha256 of a file with coreutils (no hashing code of our own).
+  func sha256(_ path: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+    process.arguments = [path]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: output, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
+  }
+
+  func testBadFilesGiveErrorsNamingTheFile() throws {
+    let scratch = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    let empty = scratch.appendingPathComponent("empty.png").path
+    FileManager.default.createFile(atPath: empty, contents: Data())
+    let text = scratch.appendingPathComponent("notes.png").path
+    try Data("hello".utf8).write(to: URL(fileURLWithPath: text))
+    let truncated = scratch.appendingPathComponent("cut.png").path
+    let png = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("images/rgb8.png")))
+    try png.prefix(png.count / 2).write(to: URL(fileURLWithPath: truncated))
+    let cases: [(String, String)] = [
+      (empty, "empty file"), (text, "not a JPEG, PNG or TIFF image"), (truncated, "PNG:"),
+      (scratch.appendingPathComponent("missing.jpg").path, "no such file"), (scratch.path, "is a folder"),
+    ]
+    for (path, reason) in cases {
+      XCTAssertThrowsError(try ImageIO.read(path)) { error in
+        XCTAssertTrue(error.localizedDescription.hasPrefix(path + ": "), error.localizedDescription)
+        XCTAssertTrue(error.localizedDescription.contains(reason), error.localizedDescription)
+      }
+    }
+  }
+
+  /// Mutated and truncated copies of every fixture: each read must return or throw, never crash or hang.
+  /// Bounded: 0.6 seconds per format.
+  func testFuzzedFilesNeverCrash() throws {
+    let scratch = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    var generator = SystemRandomNumberGenerator()
+    var attempts = 0, failures = 0
+    for name in ["rgb8.png", "palette.png", "grey16.png", "rgb.jpg", "progressive.jpg", "rgb_declared_grey.tif",
+                 "tiled.tif", "planar.tif", "grey_lzw.tif"] {
+      let original = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("images/\(name)")))
+      let target = scratch.appendingPathComponent(name)
+      let deadline = Date().addingTimeInterval(0.6)
+      while Date() < deadline {
+        var mutated = original
+        if Bool.random(using: &generator) {
+          mutated = mutated.prefix(Int.random(in: 0..<mutated.count, using: &generator))
+        } else {
+          for _ in 0..<Int.random(in: 1...8, using: &generator) {
+            mutated[Int.random(in: 0..<mutated.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+          }
+        }
+        try mutated.write(to: target)
+        attempts += 1
+        do { _ = try ImageIO.read(target.path) } catch { failures += 1 }
+      }
+    }
+    XCTAssertGreaterThan(attempts, 200)
+    XCTAssertGreaterThan(failures, 0, "some mutations must be rejected")
+  }
+
+  func testPNGWriteRoundTrip() throws {
+    let scratch = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    let pixels = (0..<(5 * 4 * 3)).map { UInt8($0 * 4) }
+    let path = scratch.appendingPathComponent("x.png").path
+    try ImageIO.writePNG(pixels, width: 5, height: 4, channels: 3, to: path)
+    let back = try ImageIO.read(path)
+    XCTAssertEqual(back.samples.map { UInt8($0) }, pixels)
+    XCTAssertThrowsError(try ImageIO.writePNG(pixels, width: 6, height: 4, channels: 3, to: path))
+  }
+}
