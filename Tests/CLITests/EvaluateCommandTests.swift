@@ -1,0 +1,83 @@
+import Data
+import Foundation
+import TestSupport
+import XCTest
+
+final class EvaluateCommandTests: XCTestCase {
+  var folder: URL!
+  override func setUpWithError() throws { folder = try makeTemporaryFolder() }
+  override func tearDown() { try? FileManager.default.removeItem(at: folder) }
+
+  /// Writes the worked example of evaluation.md (images A and B) as PNG files.
+  func writeWorkedExample(predictionScale: Int = 1) throws -> (pred: String, gt: String) {
+    let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("metrics/worked_example.json")))
+    let json = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+    let inputs = try XCTUnwrap(json["inputs"] as? [String: [[Int]]])
+    let pred = folder.appendingPathComponent("pred"), gt = folder.appendingPathComponent("dataset/masks")
+    try FileManager.default.createDirectory(at: pred, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(at: gt, withIntermediateDirectories: true)
+    for stem in ["A", "B"] {
+      let mask = try XCTUnwrap(inputs["GT_\(stem)"]).flatMap { $0.map(UInt8.init) }
+      try ImageIO.writePNG(mask, width: 8, height: 8, channels: 1, to: gt.appendingPathComponent("\(stem).png").path)
+      let map = try XCTUnwrap(inputs["PRED_\(stem)"]).flatMap { $0.map(UInt8.init) }
+      try ImageIO.writePNG(map, width: 8, height: 8, channels: 1, to: pred.appendingPathComponent("\(stem).png").path)
+    }
+    return (pred.path, gt.path)
+  }
+
+  func testJSONMatchesTheReferenceTool() throws {
+    let (pred, gt) = try writeWorkedExample()
+    let result = try runHSPSAM(["evaluate", "--pred", pred, "--gt", gt, "--gt-threshold", "128", "--format", "json"])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let ours = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("metrics/worked_example.json")))
+    let reference = try XCTUnwrap((JSONSerialization.jsonObject(with: data) as? [String: Any])?["AB"] as? [String: Any])
+    for key in ["mDice", "mIoU", "maxDice", "Smeasure", "wFmeasure", "meanEmeasure", "maxEmeasure", "adpEmeasure", "MAE",
+                "Dice@0.5", "IoU@0.5", "pooledDice@0.5"] {
+      XCTAssertEqual((ours[key] as? NSNumber)?.doubleValue ?? .nan, (reference[key] as? NSNumber)?.doubleValue ?? -1,
+                     accuracy: 1e-9, key)
+    }
+    XCTAssertEqual(ours["count"] as? Int, 2)
+    XCTAssertEqual(ours["dataset"] as? String, "dataset")
+    let csv = try runHSPSAM(["evaluate", "--pred", pred, "--gt", gt, "--format", "csv"])
+    XCTAssertTrue(csv.stdout.hasPrefix("dataset,mDice,mIoU,maxDice,Smeasure"), csv.stdout)
+    XCTAssertEqual(csv.stdout.split(separator: "\n").count, 2)
+    let table = try runHSPSAM(["evaluate", "--pred", pred, "--gt", gt])
+    XCTAssertTrue(table.stdout.contains("0.7893"), table.stdout)
+  }
+
+  func testMissingPredictionAndBadFiles() throws {
+    let (pred, gt) = try writeWorkedExample()
+    try FileManager.default.removeItem(atPath: pred + "/B.png")
+    let missing = try runHSPSAM(["evaluate", "--pred", pred, "--gt", gt])
+    XCTAssertNotEqual(missing.status, 0)
+    XCTAssertTrue(missing.stderr.contains("B.png: no prediction with stem 'B'"), missing.stderr)
+    let skipping = try runHSPSAM(["evaluate", "--pred", pred, "--gt", gt, "--skip-invalid", "--format", "csv"])
+    XCTAssertEqual(skipping.status, 0, skipping.stderr)
+    XCTAssertTrue(skipping.stderr.contains("skipped:"), skipping.stderr)
+    XCTAssertTrue(skipping.stdout.contains(",1,0"), "count 1: \(skipping.stdout)")
+    try Data("garbage".utf8).write(to: URL(fileURLWithPath: pred + "/B.png"))
+    let corrupt = try runHSPSAM(["evaluate", "--pred", pred, "--gt", gt])
+    XCTAssertTrue(corrupt.stderr.contains("B.png: not a JPEG, PNG or TIFF image"), corrupt.stderr)
+    XCTAssertEqual(corrupt.stderr.split(separator: "\n").count, 1)
+    let noFolder = try runHSPSAM(["evaluate", "--pred", folder.appendingPathComponent("nope").path, "--gt", gt])
+    XCTAssertTrue(noFolder.stderr.contains("--pred: not a folder"), noFolder.stderr)
+    let emptyFolder = folder.appendingPathComponent("empty")
+    try FileManager.default.createDirectory(at: emptyFolder, withIntermediateDirectories: true)
+    let empty = try runHSPSAM(["evaluate", "--pred", pred, "--gt", emptyFolder.path])
+    XCTAssertTrue(empty.stderr.contains("--gt: no image files"), empty.stderr)
+  }
+
+  func testPredictionOfAnotherSizeIsResized() throws {
+    let (pred, gt) = try writeWorkedExample()
+    // A 16x16 nearest-neighbour enlargement of B's map: resized back it must score like the original closely.
+    let original = try ImageIO.read(pred + "/B.png").samples.map { UInt8($0) }
+    var big = [UInt8](repeating: 0, count: 256)
+    for y in 0..<16 { for x in 0..<16 { big[y * 16 + x] = original[(y / 2) * 8 + x / 2] } }
+    try ImageIO.writePNG(big, width: 16, height: 16, channels: 1, to: pred + "/B.png")
+    let result = try runHSPSAM(["evaluate", "--pred", pred, "--gt", gt, "--format", "json"])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    let ours = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    XCTAssertEqual((ours["Dice@0.5"] as? NSNumber)?.doubleValue ?? 0, 0.903, accuracy: 0.05)
+  }
+}
