@@ -503,6 +503,13 @@ int hst_sdpa(hst_tensor q, hst_tensor k, hst_tensor v, hst_tensor bias, double s
     *out = wrap(at::scaled_dot_product_attention(T(q), T(k), T(v), mask, 0.0, false, s));
   })
 }
+int hst_affine_warp(hst_tensor x, hst_tensor theta, int mode, hst_tensor *out) {
+  HST_GUARD({
+    auto &input = T(x);
+    auto grid = at::affine_grid_generator(T(theta), input.sizes(), false);
+    *out = wrap(at::grid_sampler(input, grid, mode == 1 ? 1 : 0, 0, false));
+  })
+}
 int hst_dropout(hst_tensor x, double p, int train, hst_tensor *out) { HST_OUT(at::dropout(T(x), p, train != 0)) }
 int hst_embedding(hst_tensor weight, hst_tensor indices, hst_tensor *out) { HST_OUT(at::embedding(T(weight), T(indices))) }
 int hst_max_pool2d(hst_tensor x, const int64_t k[2], const int64_t s[2], const int64_t p[2], hst_tensor *out) {

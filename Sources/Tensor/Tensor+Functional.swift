@@ -70,6 +70,12 @@ extension Tensor {
     try makeTensor { hst_sdpa(query.handle, key.handle, value.handle, bias?.handle, scale ?? -1, $0) }
   }
 
+  /// Resamples (N, C, H, W) through the affine maps `theta` (N, 2, 3) of normalised coordinates
+  /// (`F.affine_grid` + `F.grid_sample`, zeros outside, align_corners false).
+  public func affineWarp(theta: Tensor, nearest: Bool = false) throws -> Tensor {
+    try makeTensor { hst_affine_warp(handle, theta.handle, nearest ? 1 : 0, $0) }
+  }
+
   public func dropout(probability: Double, training: Bool) throws -> Tensor {
     try makeTensor { hst_dropout(handle, probability, training ? 1 : 0, $0) }
   }

@@ -169,6 +169,10 @@ public final class Tensor {
   public func clone() throws -> Tensor { try makeTensor { hst_clone(handle, $0) } }
 }
 
+/// A tensor may be handed to another thread (libtorch's reference counts are atomic); concurrent in-place writes
+/// to one tensor from several threads are, as in PyTorch, the caller's responsibility.
+extension Tensor: @unchecked Sendable {}
+
 extension Tensor: CustomStringConvertible {
   public var description: String { "Tensor(shape: \(shape), dtype: \(dtype), device: \(device))" }
 }

@@ -152,6 +152,9 @@ int hst_interpolate(hst_tensor x, int64_t out_h, int64_t out_w, int mode, int al
                     hst_tensor *out);
 /// q,k,v: (..., L, E); bias: additive float mask broadcastable to (..., L, S) or null. scale <= 0: 1/sqrt(E).
 int hst_sdpa(hst_tensor q, hst_tensor k, hst_tensor v, hst_tensor bias, double scale, hst_tensor *out);
+/// Warps (N, C, H, W) by the affine maps theta (N, 2, 3) in normalised coordinates (affine_grid + grid_sample,
+/// zero padding, align_corners false); mode 0 bilinear, 1 nearest.
+int hst_affine_warp(hst_tensor x, hst_tensor theta, int mode, hst_tensor *out);
 int hst_dropout(hst_tensor x, double p, int train, hst_tensor *out);
 int hst_embedding(hst_tensor weight, hst_tensor indices, hst_tensor *out);
 int hst_max_pool2d(hst_tensor x, const int64_t k[2], const int64_t stride[2], const int64_t padding[2],

@@ -1,0 +1,167 @@
+import Foundation
+
+/// How a mask file is named from its image's stem.
+public enum MaskNaming: Codable, Equatable, Sendable {
+  /// `images/x.jpg` <-> `masks/x.png` (any extensions).
+  case sameStem
+  /// `x` <-> `x<suffix>` (ISIC 2018: "_segmentation").
+  case suffix(String)
+  /// `x` <-> `<prefix>x`.
+  case prefix(String)
+
+  func maskStem(for imageStem: String) -> String {
+    switch self {
+    case .sameStem: return imageStem
+    case .suffix(let s): return imageStem + s
+    case .prefix(let p): return p + imageStem
+    }
+  }
+}
+
+/// How mask values become class indices.
+public enum MaskEncoding: Codable, Equatable, Sendable {
+  /// Binary: foreground where the grey value > threshold (1), else 0.
+  case threshold(Int)
+  /// Multi-class: grey value `labels[i]` is class i (0 is background); other values are an error.
+  case labelValues([Int])
+  /// Multi-class: RGB colour `palette[i]` is class i.
+  case palette([[Int]])
+}
+
+/// A paired image and mask.
+public struct SegmentationSample: Equatable, Sendable {
+  public let stem: String
+  public let imagePath: String
+  public let maskPath: String
+}
+
+/// A folder dataset: `images/` and `masks/` (also `image/`, `mask/`, as PraNet's TrainDataset) paired by stem,
+/// optionally restricted to a split file (one stem per line).
+public struct SegmentationDataset: Sendable {
+  public let name: String
+  public let root: String
+  public let samples: [SegmentationSample]
+  public let encoding: MaskEncoding
+
+  public static let imageExtensions: Set<String> = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"]
+
+  /// Opens `root`. Errors name the folder, split file or image that is wrong.
+  public init(root: String, name: String? = nil, split: String? = nil, naming: MaskNaming = .sameStem,
+              encoding: MaskEncoding = .threshold(127)) throws {
+    let base = URL(fileURLWithPath: root)
+    func folder(_ candidates: [String]) -> URL? {
+      candidates.map { base.appendingPathComponent($0) }.first {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: $0.path, isDirectory: &isDirectory) && isDirectory.boolValue
+      }
+    }
+    guard let imagesFolder = folder(["images", "image", "Images"]) else {
+      throw DatasetError(path: root, reason: "no images/ folder")
+    }
+    guard let masksFolder = folder(["masks", "mask", "Masks", "Ground Truth"]) else {
+      throw DatasetError(path: root, reason: "no masks/ folder (a segmentation dataset needs masks)")
+    }
+    let images = try Self.listByStem(imagesFolder)
+    let masks = try Self.listByStem(masksFolder)
+    var stems = images.keys.sorted(by: Self.naturalOrder)
+    if let split {
+      let splitPath = split.hasPrefix("/") ? split : base.appendingPathComponent(split).path
+      guard let text = try? String(contentsOfFile: splitPath, encoding: .utf8) else {
+        throw DatasetError(path: splitPath, reason: "split file cannot be read")
+      }
+      let listed = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        .map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
+      if let unknown = listed.first(where: { images[$0] == nil }) {
+        throw DatasetError(path: splitPath, reason: "stem '\(unknown)' has no image in \(imagesFolder.path)")
+      }
+      stems = listed
+    }
+    guard !stems.isEmpty else { throw DatasetError(path: imagesFolder.path, reason: "no image files") }
+    samples = try stems.map { stem in
+      let maskStem = naming.maskStem(for: stem)
+      guard let mask = masks[maskStem] else {
+        throw DatasetError(path: images[stem]!, reason: "no mask named '\(maskStem).*' in \(masksFolder.path)")
+      }
+      return SegmentationSample(stem: stem, imagePath: images[stem]!, maskPath: mask)
+    }
+    self.root = root
+    self.name = name ?? base.standardizedFileURL.lastPathComponent
+    self.encoding = encoding
+  }
+
+  init(name: String, root: String, samples: [SegmentationSample], encoding: MaskEncoding) {
+    self.name = name
+    self.root = root
+    self.samples = samples
+    self.encoding = encoding
+  }
+
+  /// A subset with the given samples (same name, root and encoding).
+  public func subset(_ samples: [SegmentationSample], name: String? = nil) -> SegmentationDataset {
+    SegmentationDataset(name: name ?? self.name, root: root, samples: samples, encoding: encoding)
+  }
+
+  /// A seeded train/validation split: `fraction` of the samples (at least 1 when fraction > 0) go to validation.
+  public func splitValidation(fraction: Double, seed: UInt64) -> (train: SegmentationDataset, validation: SegmentationDataset) {
+    var generator = SplitMix64(seed: seed)
+    var order = Array(samples.indices)
+    order.shuffle(using: &generator)
+    let count = fraction <= 0 ? 0 : Swift.max(1, Int((Double(samples.count) * fraction).rounded()))
+    let validation = Set(order.prefix(count))
+    return (subset(samples.indices.filter { !validation.contains($0) }.map { samples[$0] }),
+            subset(samples.indices.filter { validation.contains($0) }.map { samples[$0] }, name: name + "-val"))
+  }
+
+  /// PraNet's layout: `TrainDataset/` plus `TestDataset/<set>/` (each with images and masks).
+  public static func openPraNet(root: String) throws -> (train: SegmentationDataset, tests: [SegmentationDataset]) {
+    let base = URL(fileURLWithPath: root)
+    let train = try SegmentationDataset(root: base.appendingPathComponent("TrainDataset").path, name: "TrainDataset")
+    let testRoot = base.appendingPathComponent("TestDataset")
+    let sets = (try? FileManager.default.contentsOfDirectory(atPath: testRoot.path)) ?? []
+    let tests = try sets.sorted().map { try SegmentationDataset(root: testRoot.appendingPathComponent($0).path, name: $0) }
+    guard !tests.isEmpty else { throw DatasetError(path: testRoot.path, reason: "no test sets") }
+    return (train, tests)
+  }
+
+  static func listByStem(_ folder: URL) throws -> [String: String] {
+    var files: [String: String] = [:]
+    for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
+      let url = folder.appendingPathComponent(name)
+      guard imageExtensions.contains(url.pathExtension.lowercased()) else { continue }
+      let stem = url.deletingPathExtension().lastPathComponent
+      if files[stem] != nil { throw DatasetError(path: url.path, reason: "two files with stem '\(stem)'") }
+      files[stem] = url.path
+    }
+    return files
+  }
+
+  /// Numbers in numeric order ("2" < "10"), then other stems alphabetically.
+  public static func naturalOrder(_ a: String, _ b: String) -> Bool {
+    switch (Int(a), Int(b)) {
+    case let (x?, y?): return x < y
+    case (.some, nil): return true
+    case (nil, .some): return false
+    default: return a < b
+    }
+  }
+}
+
+public struct DatasetError: Error, LocalizedError, Equatable {
+  public let path: String
+  public let reason: String
+  public var errorDescription: String? { "\(path): \(reason)" }
+}
+
+/// A small, fast, seedable generator (SplitMix64) so splits and augmentations repeat across runs and platforms.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+  var state: UInt64
+  public init(seed: UInt64) { state = seed }
+  public mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}
