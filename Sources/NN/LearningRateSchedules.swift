@@ -21,10 +21,7 @@ public struct WarmupPolynomialSchedule: LearningRateSchedule, Codable, Equatable
   }
 
   public func learningRate(atStep step: Int) -> Double {
-    if step < warmupSteps { return baseLearningRate * Double(step + 1) / Double(warmupSteps) }
-    let span = Swift.max(1, totalSteps - warmupSteps)
-    let progress = Swift.min(1, Double(step - warmupSteps) / Double(span))
-    return baseLearningRate * Foundation.pow(1 - progress, power)
+    warmupThen(step, base: baseLearningRate, warmup: warmupSteps, total: totalSteps) { baseLearningRate * Foundation.pow(1 - $0, power) }
   }
 }
 
@@ -43,9 +40,15 @@ public struct WarmupCosineSchedule: LearningRateSchedule, Codable, Equatable {
   }
 
   public func learningRate(atStep step: Int) -> Double {
-    if step < warmupSteps { return baseLearningRate * Double(step + 1) / Double(warmupSteps) }
-    let span = Swift.max(1, totalSteps - warmupSteps)
-    let progress = Swift.min(1, Double(step - warmupSteps) / Double(span))
-    return minLearningRate + (baseLearningRate - minLearningRate) * 0.5 * (1 + Foundation.cos(Double.pi * progress))
+    warmupThen(step, base: baseLearningRate, warmup: warmupSteps, total: totalSteps) {
+      minLearningRate + (baseLearningRate - minLearningRate) * 0.5 * (1 + Foundation.cos(Double.pi * $0))
+    }
   }
+}
+
+/// Linear warm-up to `base` over `warmup` steps, then `decay(progress)` with progress in [0, 1] over the rest.
+func warmupThen(_ step: Int, base: Double, warmup: Int, total: Int, _ decay: (Double) -> Double) -> Double {
+  if step < warmup { return base * Double(step + 1) / Double(warmup) }
+  let span = Swift.max(1, total - warmup)
+  return decay(Swift.min(1, Double(step - warmup) / Double(span)))
 }

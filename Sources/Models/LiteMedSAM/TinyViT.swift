@@ -146,14 +146,15 @@ final class PatchMerging: Module {
   }
 }
 
-/// Stage 0: MBConv blocks then a merge.
-final class ConvLayer: Module {
-  let blocks: [MBConv]
+/// One TinyViT stage: its blocks (MBConvs in stage 0, TinyViT blocks after) then an optional merge.
+/// Keys `blocks.{i}`, `downsample` (the reference's `ConvLayer` and `BasicLayer`).
+final class TinyViTStage: Module {
+  let blocks: [any UnaryLayer]
   let downsample: PatchMerging?
 
-  init(dim: Int, inputResolution: Int, depth: Int, outDim: Int, expandRatio: Double, hasDownsample: Bool) throws {
-    blocks = try (0..<depth).map { _ in try MBConv(dim, expandRatio: expandRatio) }
-    downsample = hasDownsample ? try PatchMerging(inputResolution: inputResolution, dim: dim, outDim: outDim) : nil
+  init(blocks: [any UnaryLayer], downsample: PatchMerging?) {
+    self.blocks = blocks
+    self.downsample = downsample
     super.init()
     let list = registerChild("blocks", Module())
     for (i, b) in blocks.enumerated() { list.registerChild(String(i), b) }
@@ -254,7 +255,7 @@ public final class TinyViTAttention: Module {
 }
 
 /// A TinyViT block: windowed attention (zero padding joins the attention), depthwise local conv, MLP.
-final class TinyViTBlock: Module {
+final class TinyViTBlock: Module, UnaryLayer {
   let attn: TinyViTAttention
   let mlp: TinyViTMlp
   let localConv: Conv2dBN
@@ -297,37 +298,11 @@ final class TinyViTBlock: Module {
   }
 }
 
-/// Stages 1-3: TinyViT blocks then an optional merge.
-final class BasicLayer: Module {
-  let blocks: [TinyViTBlock]
-  let downsample: PatchMerging?
-
-  init(dim: Int, resolution: Int, depth: Int, numHeads: Int, windowSize: Int, mlpRatio: Double, localConvSize: Int,
-       outDim: Int?) throws {
-    blocks = try (0..<depth).map { _ in
-      try TinyViTBlock(dim: dim, resolution: resolution, numHeads: numHeads, windowSize: windowSize, mlpRatio: mlpRatio,
-                       localConvSize: localConvSize)
-    }
-    downsample = try outDim.map { try PatchMerging(inputResolution: resolution, dim: dim, outDim: $0) }
-    super.init()
-    let list = registerChild("blocks", Module())
-    for (i, b) in blocks.enumerated() { list.registerChild(String(i), b) }
-    if let downsample { registerChild("downsample", downsample) }
-  }
-
-  func callAsFunction(_ x: Tensor) throws -> Tensor {
-    var y = x
-    for block in blocks { y = try block(y) }
-    return try downsample.map { try $0(y) } ?? y
-  }
-}
-
 /// TinyViT image encoder with SAM's neck. Keys `patch_embed.seq.{0,2}`, `layers.{0..3}`, `neck.{0..3}`.
 public final class TinyViT: Module, ImageEncoder {
   public let config: TinyViTConfig
   let patchEmbed: Sequential
-  let stage0: ConvLayer
-  let stages: [BasicLayer]
+  let stages: [TinyViTStage]
   let neck: Sequential
 
   public init(_ config: TinyViTConfig) throws {
@@ -342,22 +317,26 @@ public final class TinyViT: Module, ImageEncoder {
         try Conv2dBN(half, dims[0], kernelSize: 3, stride: 2, padding: 1),
       ])
     }
-    stage0 = try ConvLayer(dim: dims[0], inputResolution: config.resolution(stage: 0), depth: config.depths[0],
-                           outDim: dims[1], expandRatio: config.mbconvExpandRatio, hasDownsample: true)
-    stages = try (1..<dims.count).map { i in
-      try BasicLayer(dim: dims[i], resolution: config.resolution(stage: i), depth: config.depths[i],
-                     numHeads: config.numHeads[i], windowSize: config.windowSizes[i], mlpRatio: config.mlpRatio,
-                     localConvSize: config.localConvSize, outDim: i < dims.count - 1 ? dims[i + 1] : nil)
+    stages = try (0..<dims.count).map { i in
+      let resolution = config.resolution(stage: i)
+      var blocks: [any UnaryLayer] = []
+      for _ in 0..<config.depths[i] {
+        if i == 0 {
+          blocks.append(try MBConv(dims[0], expandRatio: config.mbconvExpandRatio))
+        } else {
+          blocks.append(try TinyViTBlock(dim: dims[i], resolution: resolution, numHeads: config.numHeads[i],
+                                         windowSize: config.windowSizes[i], mlpRatio: config.mlpRatio,
+                                         localConvSize: config.localConvSize))
+        }
+      }
+      let merge = i < dims.count - 1 ? try PatchMerging(inputResolution: resolution, dim: dims[i], outDim: dims[i + 1]) : nil
+      return TinyViTStage(blocks: blocks, downsample: merge)
     }
-    neck = Sequential([
-      try Conv2d(dims.last!, 256, kernelSize: 1, bias: false), try LayerNorm2d(256),
-      try Conv2d(256, 256, kernelSize: 3, padding: 1, bias: false), try LayerNorm2d(256),
-    ])
+    neck = try makeSAMNeck(inChannels: dims.last!)
     super.init()
     registerChild("patch_embed", Module()).registerChild("seq", patchEmbed)
     let layers = registerChild("layers", Module())
-    layers.registerChild("0", stage0)
-    for (i, stage) in stages.enumerated() { layers.registerChild(String(i + 1), stage) }
+    for (i, stage) in stages.enumerated() { layers.registerChild(String(i), stage) }
     registerChild("neck", neck)
   }
 
@@ -369,7 +348,7 @@ public final class TinyViT: Module, ImageEncoder {
   /// x: (B, 3, S, S) -> (B, 256, S/4, S/4).
   public func callAsFunction(_ x: Tensor) throws -> Tensor {
     // Channels-last through the convolutional stem: the token reshapes after each merge then become free views.
-    var y = try stage0(patchEmbed(x.channelsLast()))
+    var y = try patchEmbed(x.channelsLast())
     for stage in stages { y = try stage(y) }
     let g = gridSize
     return try neck(y.view([y.size(0), g, g, -1]).permute([0, 3, 1, 2]))

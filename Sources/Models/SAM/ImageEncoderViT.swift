@@ -188,10 +188,7 @@ public final class ImageEncoderViT: Module, ImageEncoder {
       try ViTBlock(dim: dim, numHeads: config.numHeads, mlpRatio: config.mlpRatio,
                    windowSize: config.globalAttnIndexes.contains(i) ? 0 : config.windowSize, gridSize: g)
     }
-    neck = Sequential([
-      try Conv2d(dim, config.outChans, kernelSize: 1, bias: false), try LayerNorm2d(config.outChans),
-      try Conv2d(config.outChans, config.outChans, kernelSize: 3, padding: 1, bias: false), try LayerNorm2d(config.outChans),
-    ])
+    neck = try makeSAMNeck(inChannels: dim, outChannels: config.outChans)
     super.init()
     registerChild("patch_embed", Module()).registerChild("proj", patchEmbed)
     registerParameter("pos_embed", posEmbed)
@@ -230,6 +227,14 @@ public final class ImageEncoderViT: Module, ImageEncoder {
     }
     return adapted
   }
+}
+
+/// SAM's neck: 1x1 conv (no bias), LayerNorm2d, 3x3 conv (no bias), LayerNorm2d. Keys `0`..`3`.
+public func makeSAMNeck(inChannels: Int, outChannels: Int = 256) throws -> Sequential {
+  Sequential([
+    try Conv2d(inChannels, outChannels, kernelSize: 1, bias: false), try LayerNorm2d(outChannels),
+    try Conv2d(outChannels, outChannels, kernelSize: 3, padding: 1, bias: false), try LayerNorm2d(outChannels),
+  ])
 }
 
 /// An image encoder of the SAM family: (B, 3, S, S) -> (B, 256, h, w).
