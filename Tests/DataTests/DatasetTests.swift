@@ -118,6 +118,19 @@ final class DatasetTests: XCTestCase {
     }
   }
 
+  func testImageMaskSizeMismatchNamesBothFiles() throws {
+    let root = folder.appendingPathComponent("mismatch")
+    try writeSample(root, stem: "a")
+    try ImageIO.writePNG([UInt8](repeating: 0, count: 10 * 10), width: 10, height: 10, channels: 1,
+                         to: root.appendingPathComponent("masks/a.png").path)
+    let loader = DataLoader(dataset: try SegmentationDataset(root: root.path), transform: SampleTransform(size: 32),
+                            batchSize: 1, shuffle: false)
+    XCTAssertThrowsError(try loader.load(0, epoch: 0)) { error in
+      XCTAssertTrue(error.localizedDescription.contains("masks/a.png: mask is 10x10, image"), error.localizedDescription)
+      XCTAssertTrue(error.localizedDescription.contains("images/a.png is 48x32"), error.localizedDescription)
+    }
+  }
+
   func testClinicDBSplits() throws {
     let root = Fixtures.sharedData.appendingPathComponent("CVC-ClinicDB")
     guard FileManager.default.fileExists(atPath: root.path) else { throw XCTSkip("CVC-ClinicDB is not at \(root.path)") }

@@ -50,3 +50,33 @@ final class LiteMedSAMRealImageTests: XCTestCase {
     XCTAssertLessThanOrEqual(disagreement, 20, "pixels whose 0/1 label differs (of \(image.width * image.height))")
   }
 }
+
+/// SAM's input contract against segment-anything's ResizeLongestSide, Sam.preprocess and Sam.postprocess_masks on
+/// the same real frame. Tolerances: the resized uint8 image may differ from PIL's fixed-point bilinear filter by
+/// one grey level (1/57 after ImageNet std scaling); coordinates exactly; postprocessed logits 1e-4.
+final class SAMInputContractTests: XCTestCase {
+  func testMatchesSegmentAnythingTransforms() throws {
+    let (tensors, metadata) = try Safetensors.read(path: Fixtures.path("sam/litemedsam_real.safetensors"))
+    let f = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.tensor) })
+    let imagePath = LiteMedSAMRealImageTests.data.appendingPathComponent("images/\(metadata["stem"] ?? "").tif").path
+    guard FileManager.default.fileExists(atPath: imagePath) else { throw XCTSkip("CVC-ClinicDB is not at \(LiteMedSAMRealImageTests.data.path)") }
+    let image = try ImageIO.read(imagePath)
+    let contract = InputContract.sam(size: 1024)
+    let input = try contract.preprocess(image.rgbTensor())
+    let sub = try input.slice(dim: 2, step: 8).slice(dim: 3, step: 8)
+    let expected = try f.fixture("sam.input_sub")
+    XCTAssertLessThanOrEqual(try maxAbsDifference(sub, expected), 1.01 / 57.12, "one grey level at most")
+    let differing = try (sub - expected).abs().gt(1e-5).to(.float32).mean().item()
+    print("SAM contract: \(differing * 100)% of input samples differ by one grey level from PIL")
+    XCTAssertLessThan(differing, 0.02, "fewer than 2% of samples differ by a grey level (1.1% measured)")
+    let original = (image.height, image.width)
+    let box = contract.transformBox([40, 149, 329, 279], original: original)
+    XCTAssertEqual(box, try f.fixture("sam.box").toArray(Double.self))
+    let points = contract.transformPoints([10, 20, 383, 287], original: original)
+    for (a, b) in zip(points, try f.fixture("sam.points").toArray(Double.self)) { XCTAssertEqual(a, b, accuracy: 1e-9) }
+    try Torch.manualSeed(301)
+    let low = try Tensor.randn([1, 1, 256, 256])
+    let post = try contract.postprocess(low, original: original)
+    assertAllClose(try post.slice(dim: 2, step: 2).slice(dim: 3, step: 2), try f.fixture("sam.post_sub"), atol: 1e-4)
+  }
+}

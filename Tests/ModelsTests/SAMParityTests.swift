@@ -75,7 +75,7 @@ final class SAMParityTests: XCTestCase {
   func testRegistryKeysAndShapesEqualReference() throws {
     let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("sam/manifests.json")))
     let manifests = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: [[Any]]])
-    for kind in [ModelKind.litemedsam, .vitB] {
+    for kind in [ModelKind.litemedsam, .vitB, .vitL, .vitH] {
       let expected = try XCTUnwrap(manifests[kind.rawValue]).map { "\($0[0]) \($0[1] as? [Int] ?? [])" }
       let model = try ModelRegistry.build(kind)
       let actual = model.stateDict().map { "\($0.name) \($0.tensor.shape)" }

@@ -79,6 +79,14 @@ final class TensorBasicsTests: XCTestCase {
     XCTAssertThrowsError(try a.conv2d(weight: Tensor.ones([1, 1, 3, 3])))
   }
 
+  func testDropout() throws {
+    let x = try Tensor.ones([10_000])
+    XCTAssertEqual(try x.dropout(probability: 0.5, training: false).floats(), try x.floats(), "identity in eval mode")
+    let y = try x.dropout(probability: 0.5, training: true).floats()
+    XCTAssertEqual(Set(y), [0, 2], "kept values are scaled by 1 / (1 - p)")
+    XCTAssertEqual(Double(y.filter { $0 == 0 }.count) / 10_000, 0.5, accuracy: 0.03)
+  }
+
   func testCUDADeviceValue() throws {
     XCTAssertEqual(Device("cuda:1"), .cuda(1))
     XCTAssertNil(Device("gpu"))
