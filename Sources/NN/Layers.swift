@@ -31,6 +31,8 @@ public final class ReLU: Module, UnaryLayer {
 /// `torch.nn.Sequential`: children keyed "0", "1", ... in order; parameterless layers still take an index.
 public final class Sequential: Module, UnaryLayer {
   public let layers: [any UnaryLayer]
+  /// The layer at `index` as a module (for copying state between parts).
+  public subscript(index: Int) -> Module { layers[index] }
 
   public init(_ layers: [any UnaryLayer]) {
     self.layers = layers

@@ -196,6 +196,8 @@ public final class TinyViTAttention: Module {
   let numHeads: Int
   let keyDim: Int
   private var cachedBias: Tensor?
+  /// HSP-SAM's low-rank adapter on q and v (nil for the plain model).
+  public private(set) var lora: LoRAQV?
 
   init(dim: Int, keyDim: Int, numHeads: Int, resolution: Int) throws {
     self.numHeads = numHeads
@@ -241,13 +243,36 @@ public final class TinyViTAttention: Module {
 
   public override func didLoadState() throws { cachedBias = nil }
 
-  /// x: (B, N, C) -> (B, N, C).
-  func callAsFunction(_ x: Tensor) throws -> Tensor {
+  /// Adds LoRA factors of rank `rank` to q and v (keys `qkv.lora_*`).
+  public func attachLoRA(rank: Int) throws {
+    let adapter = try LoRAQV(dim: qkv.weight.size(1), rank: rank)
+    adapter.register(under: qkv)
+    lora = adapter
+  }
+
+  /// x: (B, N, C) -> (B, N, C). `prompts` (T, C): HSP-SAM's abstract prompts, appended after the LayerNorm
+  /// (not normalised) as T extra keys and values for every window; zero positional bias on their columns; the
+  /// prompt query rows are not computed (they would be discarded).
+  func callAsFunction(_ x: Tensor, prompts: Tensor? = nil) throws -> Tensor {
     let (b, n) = (x.size(0), x.size(1))
-    let parts = try qkv(norm(x)).view([b, n, numHeads, -1]).split(sizes: [keyDim, keyDim, keyDim], dim: 3)
-    let q = try parts[0].permute([0, 2, 1, 3]), k = try parts[1].permute([0, 2, 1, 3]), v = try parts[2].permute([0, 2, 1, 3])
+    var tokens = try norm(x)
+    if let prompts { tokens = try Tensor.cat([tokens, prompts.unsqueeze(0).expand([b, -1, -1])], dim: 1) }
+    let m = tokens.size(1)
+    // Per-head layout: (B, M, heads, [q | k | v], d).
+    let packed = try qkv(tokens).view([b, m, numHeads, 3, keyDim])
+    var q = try packed.select(dim: 3, index: 0), k = try packed.select(dim: 3, index: 1)
+    var v = try packed.select(dim: 3, index: 2)
+    if let lora {
+      let (dq, dv) = try lora.deltas(tokens)
+      q = try q + dq.view([b, m, numHeads, keyDim])
+      v = try v + dv.view([b, m, numHeads, keyDim])
+    }
+    if m > n { q = try q.narrow(dim: 1, start: 0, length: n) }
+    q = try q.permute([0, 2, 1, 3]); k = try k.permute([0, 2, 1, 3]); v = try v.permute([0, 2, 1, 3])
+    var positional = try bias()
+    if m > n { positional = try positional.pad([0, m - n]) }
     // softmax(q k^T * scale + bias) v in libtorch's fused kernel (same maths as the reference's three steps).
-    let attended = try Tensor.scaledDotProductAttention(query: q, key: k, value: v, bias: bias(),
+    let attended = try Tensor.scaledDotProductAttention(query: q, key: k, value: v, bias: positional,
                                                         scale: 1 / Double(keyDim).squareRoot())
     let out = try attended.transpose(1, 2).reshape([b, n, numHeads * keyDim])
     return try proj(out)
@@ -274,13 +299,15 @@ final class TinyViTBlock: Module, UnaryLayer {
     registerChild("local_conv", localConv)
   }
 
-  /// x: tokens (B, L, C).
-  func callAsFunction(_ x: Tensor) throws -> Tensor {
+  func callAsFunction(_ x: Tensor) throws -> Tensor { try callAsFunction(x, prompts: nil) }
+
+  /// x: tokens (B, L, C); `prompts` (T, C) join every window's attention.
+  func callAsFunction(_ x: Tensor, prompts: Tensor?) throws -> Tensor {
     let (b, l, c) = (x.size(0), x.size(1), x.size(2))
     let (h, w, ws) = (resolution, resolution, windowSize)
     var y: Tensor
     if h == ws && w == ws {
-      y = try attn(x)
+      y = try attn(x, prompts: prompts)
     } else {
       let padB = (ws - h % ws) % ws, padR = (ws - w % ws) % ws
       var grid = try x.view([b, h, w, c])
@@ -288,7 +315,7 @@ final class TinyViTBlock: Module, UnaryLayer {
       let (ph, pw) = (h + padB, w + padR)
       let (nh, nw) = (ph / ws, pw / ws)
       let windows = try grid.view([b, nh, ws, nw, ws, c]).transpose(2, 3).reshape([b * nh * nw, ws * ws, c])
-      y = try attn(windows).view([b, nh, nw, ws, ws, c]).transpose(2, 3).reshape([b, ph, pw, c])
+      y = try attn(windows, prompts: prompts).view([b, nh, nw, ws, ws, c]).transpose(2, 3).reshape([b, ph, pw, c])
       if padB > 0 || padR > 0 { y = try y.slice(dim: 1, end: h).slice(dim: 2, end: w).contiguous() }
       y = try y.view([b, l, c])
     }

@@ -1,0 +1,231 @@
+// HSP-SAM (Hierarchical Self-Prompting SAM) on LiteMedSAM, as ../shared/notes/hsp-sam.md section 3 designs it:
+// abstract prompts per level inside the frozen TinyViT's attention, LoRA on q/v, per-level necks, prompt
+// projections, level decoders with mask downscaling, and a deep-to-shallow fusion decoder with K+1 softmax outputs.
+// Levels are 1-based in the config (as in the note) and 0-based in the state-dict keys (`abstract_prompts.0`).
+import Foundation
+import NN
+import Tensor
+
+/// The fusion decoder (note 3.9): one depth-1 two-way block per level, run from the deepest level to the
+/// shallowest, each after adding that level's downscaled mask; then SAM's x4 upscaling and hypernetworks.
+/// Keys `blocks.{j}` (block j handles level L - j), `mask_tokens`, `output_upscaling`, `output_hypernetworks_mlps`.
+public final class FusionDecoder: Module {
+  let blocks: [TwoWayTransformer]
+  let head: MaskHead
+
+  init(levels: Int, outputs: Int) throws {
+    blocks = try (0..<levels).map { _ in try TwoWayTransformer(depth: 1, embeddingDim: 256, numHeads: 8, mlpDim: 2048) }
+    head = try MaskHead(outputs: outputs)
+    super.init()
+    let list = registerChild("blocks", Module())
+    for (j, b) in blocks.enumerated() { list.registerChild(String(j), b) }
+    head.register(on: self)
+  }
+}
+
+/// Where the encoder stops being frozen and prompt-independent: everything before `start` (stage, block) is the
+/// cacheable prefix. `tokens` enter that block; `features` holds the level features completed before it.
+public struct EncoderPrefix {
+  public var tokens: Tensor
+  public var features: [Int: Tensor]
+}
+
+public final class HSPSAM: Module {
+  public let config: HSPSAMConfig
+  public let base: Sam
+  let encoder: TinyViT
+  public let abstractPrompts: [Tensor]
+  let levelNecks: [Sequential]
+  let promptProjections: [PromptProjection]
+  let levelDecoders: [LevelDecoder]
+  let maskDownscalers: [Sequential]
+  let fusionDecoder: FusionDecoder
+  /// First adapted block (stage, index): the prefix before it is frozen and cacheable.
+  public let adaptedStart: (stage: Int, block: Int)
+
+  public var levels: Int { HSPSAMConfig.liteMedSAMLevelWidths.count }
+  public var outputs: Int { config.numClasses + 1 }
+
+  /// Builds HSP-SAM around a LiteMedSAM model (its weights are the frozen base; load them before).
+  public init(config: HSPSAMConfig, base: Sam) throws {
+    try config.validate()
+    guard let encoder = base.imageEncoder as? TinyViT else {
+      throw HSPSAMConfigError(message: "HSP-SAM needs a TinyViT (litemedsam) base model")
+    }
+    self.config = config
+    self.base = base
+    self.encoder = encoder
+    try base.freeze()
+    let t = config.promptsPerLevel, k1 = config.numClasses + 1
+    let levelCount = HSPSAMConfig.liteMedSAMLevelWidths.count
+    abstractPrompts = try HSPSAMConfig.liteMedSAMPromptWidths.map { width in
+      let p = try Tensor.empty([t, width])
+      try Torch.withNoGrad { try p.normalInPlace(mean: 0, std: 0.02) }
+      return p
+    }
+    levelNecks = try HSPSAMConfig.liteMedSAMLevelWidths.map { try makeSAMNeck(inChannels: $0) }
+    promptProjections = try HSPSAMConfig.liteMedSAMPromptWidths.map { try PromptProjection(promptWidth: $0, tokens: t) }
+    let pretrainedDecoders = config.levelDecoderInit == "pretrained"
+    levelDecoders = try (0..<(levelCount - 1)).map { _ in try LevelDecoder(outputs: k1, depth: pretrainedDecoders ? 2 : 1) }
+    maskDownscalers = try (0..<(levelCount - 1)).map { _ in try makeMaskDownscaler(outputs: k1) }
+    fusionDecoder = try FusionDecoder(levels: levelCount, outputs: k1)
+
+    // Adapters inside the encoder: prompts at the last block of each prompted stage, LoRA per `loraBlocks`.
+    let prompted = Set(config.promptedLevels.map { ($0, encoder.stages[$0].blocks.count - 1) }.map { "\($0.0).\($0.1)" })
+    let order = (1..<encoder.stages.count).flatMap { s in (0..<encoder.stages[s].blocks.count).map { (s, $0) } }
+    let firstPrompted = order.firstIndex { prompted.contains("\($0.0).\($0.1)") }
+    var loraPositions: [(Int, Int)] = []
+    switch config.loraBlocks {
+    case "all": loraPositions = order
+    case "prompted-only": loraPositions = order.filter { prompted.contains("\($0.0).\($0.1)") }
+    case "from-first-prompt": loraPositions = firstPrompted.map { Array(order[$0...]) } ?? []
+    default: loraPositions = []
+    }
+    for (s, j) in loraPositions {
+      guard let block = encoder.stages[s].blocks[j] as? TinyViTBlock else { continue }
+      try block.attn.attachLoRA(rank: config.loraRank)
+    }
+    let adapted = order.filter { p in prompted.contains("\(p.0).\(p.1)") || loraPositions.contains { $0 == p } }
+    adaptedStart = adapted.first.map { (stage: $0.0, block: $0.1) } ?? (stage: encoder.stages.count, block: 0)
+    super.init()
+
+    // The base model's parts keep their LiteMedSAM keys, so a checkpoint is "LiteMedSAM keys + new keys".
+    for (key, child) in base.children { registerChild(key, child) }
+    let prompts = registerChild("abstract_prompts", Module())
+    for (l, p) in abstractPrompts.enumerated() { prompts.registerParameter(String(l), p) }
+    let necks = registerChild("level_necks", Module())
+    for (l, n) in levelNecks.enumerated() { necks.registerChild(String(l), n) }
+    let projections = registerChild("prompt_projections", Module())
+    for (l, p) in promptProjections.enumerated() { projections.registerChild(String(l), p) }
+    let decoders = registerChild("level_decoders", Module())
+    for (l, d) in levelDecoders.enumerated() { decoders.registerChild(String(l), d) }
+    let downscalers = registerChild("mask_downscalers", Module())
+    for (l, d) in maskDownscalers.enumerated() { downscalers.registerChild(String(l), d) }
+    registerChild("fusion_decoder", fusionDecoder)
+    try initialiseFromPretrained()
+    train(false)
+  }
+
+  /// Copies the pretrained parts the note's [choice] defaults start from (necks, decoders, fusion blocks).
+  func initialiseFromPretrained() throws {
+    let pretrainedNeck = encoder.neck
+    if config.neckInit == "pretrained" {
+      for (l, neck) in levelNecks.enumerated() {
+        if HSPSAMConfig.liteMedSAMLevelWidths[l] == HSPSAMConfig.liteMedSAMLevelWidths.last! {
+          try copyState(from: pretrainedNeck, to: neck)
+        } else {  // width differs: keep the random 1x1 conv, copy the 3x3 conv and both norms
+          for index in [1, 2, 3] { try copyState(from: pretrainedNeck[index], to: neck[index]) }
+        }
+      }
+    }
+    let decoder = base.maskDecoder
+    if config.levelDecoderInit == "pretrained" {
+      for level in levelDecoders {
+        try copyState(from: decoder.transformer, to: level.transformer)
+        try level.head.copyPretrained(from: decoder)
+      }
+    }
+    if config.fusionInit == "pretrained" {
+      let pretrained = Dictionary(uniqueKeysWithValues: decoder.transformer.stateDict().map { ($0.name, $0.tensor) })
+      for block in fusionDecoder.blocks {
+        try Torch.withNoGrad {
+          for (name, tensor) in block.stateDict() {
+            guard let value = pretrained[name] else { continue }
+            try tensor.copyFrom(value)
+          }
+        }
+      }
+      try fusionDecoder.head.copyPretrained(from: decoder)
+    }
+  }
+
+  /// The frozen encoder always runs in eval mode (BatchNorm statistics stay fixed); the rest follows `isOn`.
+  public override func train(_ isOn: Bool = true) {
+    super.train(isOn)
+    base.eval()
+  }
+
+  // MARK: - Encoder
+
+  /// Runs the frozen, prompt-independent prefix: (B, 3, S, S) -> tokens entering `adaptedStart` and the level
+  /// features completed before it. Pure function of the image and the base weights: cacheable.
+  public func encodePrefix(_ image: Tensor) throws -> EncoderPrefix {
+    try Torch.withNoGrad {
+      var x = try encoder.patchEmbed(image.channelsLast())
+      var features: [Int: Tensor] = [:]
+      x = try encoder.stages[0](x)
+      for s in 1..<encoder.stages.count {
+        let stage = encoder.stages[s]
+        for (j, block) in stage.blocks.enumerated() {
+          if (s, j) == adaptedStart { return EncoderPrefix(tokens: x, features: features) }
+          x = try block(x)
+        }
+        if s == adaptedStart.stage && adaptedStart.block >= stage.blocks.count { return EncoderPrefix(tokens: x, features: features) }
+        x = try stage.downsample.map { try $0(x) } ?? x
+        features[s] = x
+      }
+      return EncoderPrefix(tokens: x, features: features)
+    }
+  }
+
+  /// Continues from a prefix through the adapted blocks (prompts and LoRA) -> level features F_1..F_3, (B, C_l, 64, 64).
+  public func encodeLevels(from prefix: EncoderPrefix) throws -> [Tensor] {
+    var x = prefix.tokens
+    var features = prefix.features
+    let promptedStages = Set(config.promptedLevels)
+    for s in adaptedStart.stage..<encoder.stages.count {
+      let stage = encoder.stages[s]
+      let first = s == adaptedStart.stage ? adaptedStart.block : 0
+      for j in first..<stage.blocks.count {
+        let prompts = promptedStages.contains(s) && j == stage.blocks.count - 1 ? abstractPrompts[s - 1] : nil
+        if let block = stage.blocks[j] as? TinyViTBlock {
+          x = try block(x, prompts: prompts)
+        } else {
+          x = try stage.blocks[j](x)
+        }
+      }
+      x = try stage.downsample.map { try $0(x) } ?? x
+      features[s] = x
+    }
+    let g = encoder.gridSize
+    return try (1..<encoder.stages.count).map { s in
+      guard let tokens = features[s] else { throw HSPSAMConfigError(message: "level \(s) feature missing") }
+      return try tokens.view([tokens.size(0), g, g, -1]).permute([0, 3, 1, 2])
+    }
+  }
+
+  // MARK: - Decoding
+
+  /// Final logits (B, K+1, S, S) and the level decoders' logits (L-1 of them) from level features.
+  public func decode(features: [Tensor]) throws -> (logits: Tensor, levelLogits: [Tensor]) {
+    let b = features[0].size(0)
+    let embeddings = try zip(levelNecks, features).map { try $0.0($0.1) }
+    let tokens = try zip(promptProjections, abstractPrompts).map { try $0.0($0.1) }
+    let positional = try base.promptEncoder.densePositionalEncoding().expand([b, -1, -1, -1])
+    let noMask = try base.promptEncoder.noMaskDenseEmbedding(batch: b)
+    let levelLogits = try levelDecoders.enumerated().map { l, decoder in
+      try decoder(embedding: embeddings[l] + noMask, positional: positional, prompts: tokens[l])
+    }
+    let last = embeddings.count - 1
+    var fusionTokens = fusionDecoder.head.maskTokens.weight
+    if config.fusionUsesPrompts { fusionTokens = try Tensor.cat([fusionTokens, tokens[last]], dim: 0) }
+    var queries = try fusionTokens.unsqueeze(0).expand([b, -1, -1])
+    var image = embeddings[last]
+    var keys = try image.flatten(start: 2).transpose(1, 2)
+    let (h, w) = (image.size(2), image.size(3))
+    for (j, block) in fusionDecoder.blocks.enumerated() {
+      let level = last - j
+      if j > 0 {
+        image = try keys.transpose(1, 2).reshape([b, 256, h, w]) + maskDownscalers[level](levelLogits[level].softmax(dim: 1))
+      }
+      (queries, keys) = try block(image: image, imagePE: positional, tokens: queries)
+    }
+    let logits = try fusionDecoder.head.masks(tokens: queries, image: keys, size: (h, w))
+    return (logits, levelLogits)
+  }
+
+  /// Whole forward from images (B, 3, S, S) normalised as LiteMedSAM expects.
+  public func callAsFunction(_ images: Tensor) throws -> (logits: Tensor, levelLogits: [Tensor]) {
+    try decode(features: encodeLevels(from: encodePrefix(images)))
+  }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// The model switches of HSP-SAM (../shared/notes/hsp-sam.md section 3.13). JSON keys equal the property names;
+/// unknown keys and impossible values are errors (`validate()`).
+public struct HSPSAMConfig: Codable, Equatable, Sendable {
+  /// Only `litemedsam` is implemented so far.
+  public var backbone: ModelKind = .litemedsam
+  /// K foreground classes; the model outputs K + 1 softmax channels.
+  public var numClasses = 1
+  /// T abstract prompts per level [choice 4; the code's sweep 1, 2, 4, 8, 16].
+  public var promptsPerLevel = 4
+  /// Levels whose prompts enter the encoder (1...3 for LiteMedSAM: the last block of stages 1, 2, 3). Default [2, 3]
+  /// [choice]: a stage-1 level makes every CPU training step run the whole encoder (note 3.14); every level still
+  /// gets its neck, its decoder tokens and (but the deepest) its level decoder.
+  public var promptedLevels = [2, 3]
+  /// LoRA rank r on q and v [choice 8 for LiteMedSAM].
+  public var loraRank = 8
+  /// Which attention blocks get LoRA: "from-first-prompt" (every block from the first prompted one on: the
+  /// default, it keeps the frozen prefix cacheable), "all", "prompted-only" or "none".
+  public var loraBlocks = "from-first-prompt"
+  /// "pretrained": copy SAM's neck where the width matches, Kaiming for the first 1x1 conv elsewhere; "random".
+  public var neckInit = "pretrained"
+  /// Level decoders: a copy of the pretrained mask decoder (depth 2) [choice] or random depth-1 ([code]).
+  public var levelDecoderInit = "pretrained"
+  public var fusionInit = "pretrained"
+  /// Append the deepest level's projected prompts to the fusion decoder's tokens ([code]: false).
+  public var fusionUsesPrompts = false
+
+  public init() {}
+
+  /// LiteMedSAM's three levels: feature widths after each stage's merge, and prompt widths (the block's width).
+  public static let liteMedSAMLevelWidths = [160, 320, 320]
+  public static let liteMedSAMPromptWidths = [128, 160, 320]
+
+  public func validate() throws {
+    func fail(_ text: String) -> HSPSAMConfigError { HSPSAMConfigError(message: text) }
+    guard backbone == .litemedsam else {
+      throw fail("backbone \(backbone.rawValue): HSP-SAM is implemented on litemedsam only so far")
+    }
+    guard (1...16).contains(numClasses) else { throw fail("numClasses must be 1...16, got \(numClasses)") }
+    guard (1...64).contains(promptsPerLevel) else { throw fail("promptsPerLevel must be 1...64, got \(promptsPerLevel)") }
+    guard promptedLevels.allSatisfy({ (1...3).contains($0) }), Set(promptedLevels).count == promptedLevels.count else {
+      throw fail("promptedLevels must be distinct values in 1...3, got \(promptedLevels)")
+    }
+    guard (1...320).contains(loraRank) else { throw fail("loraRank must be 1...320, got \(loraRank)") }
+    guard ["from-first-prompt", "all", "prompted-only", "none"].contains(loraBlocks) else {
+      throw fail("loraBlocks must be from-first-prompt, all, prompted-only or none, got \(loraBlocks)")
+    }
+    for (name, value) in [("neckInit", neckInit), ("levelDecoderInit", levelDecoderInit), ("fusionInit", fusionInit)] {
+      guard ["pretrained", "random"].contains(value) else { throw fail("\(name) must be pretrained or random, got \(value)") }
+    }
+  }
+}
+
+public struct HSPSAMConfigError: Error, LocalizedError, Equatable {
+  public let message: String
+  public var errorDescription: String? { message }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import Models
+import NN
+import Tensor
+import TestSupport
+import XCTest
+
+/// HSP-SAM on the real LiteMedSAM weights (from set-up): keys, the frozen-backbone identities, gradients.
+final class HSPSAMTests: XCTestCase {
+  static let weights = Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path
+
+  func makeModel(_ configure: (inout HSPSAMConfig) -> Void = { _ in }) throws -> HSPSAM {
+    guard FileManager.default.fileExists(atPath: Self.weights) else { throw XCTSkip("run scripts/setup.sh for lite_medsam.pth") }
+    var config = HSPSAMConfig()
+    configure(&config)
+    try Torch.manualSeed(0)
+    return try HSPSAM(config: config, base: ModelRegistry.load(.litemedsam, checkpoint: Self.weights))
+  }
+
+  func testKeysShapesAndOutputs() throws {
+    let model = try makeModel()
+    let keys = Dictionary(uniqueKeysWithValues: model.stateDict().map { ($0.name, $0.tensor.shape) })
+    XCTAssertEqual(keys["abstract_prompts.0"], [4, 128])
+    XCTAssertEqual(keys["abstract_prompts.2"], [4, 320])
+    XCTAssertEqual(keys["level_necks.0.0.weight"], [256, 160, 1, 1])
+    XCTAssertEqual(keys["image_encoder.layers.2.blocks.5.attn.qkv.lora_a_q.weight"], [8, 160])
+    XCTAssertEqual(keys["image_encoder.layers.3.blocks.1.attn.qkv.lora_b_v.weight"], [320, 8])
+    XCTAssertNil(keys["image_encoder.layers.2.blocks.4.attn.qkv.lora_a_q.weight"], "no LoRA before the first prompted block")
+    XCTAssertEqual(keys["prompt_projections.1.token_mlps.3.layers.2.weight"], [256, 64])
+    XCTAssertEqual(keys["level_decoders.1.transformer.layers.1.norm4.weight"], [256])
+    XCTAssertEqual(keys["mask_downscalers.0.6.weight"], [256, 32, 1, 1])
+    XCTAssertEqual(keys["fusion_decoder.blocks.2.final_attn_token_to_image.q_proj.weight"], [128, 256])
+    XCTAssertEqual(keys["mask_decoder.iou_token.weight"], [1, 256], "the LiteMedSAM keys are kept")
+    XCTAssertEqual(model.adaptedStart.stage, 2)
+    XCTAssertEqual(model.adaptedStart.block, 5)
+    let trainable = Set(model.trainableParameters().map(\.name))
+    XCTAssertFalse(trainable.contains("image_encoder.layers.2.blocks.5.attn.qkv.weight"), "pretrained weights are frozen")
+    XCTAssertTrue(trainable.contains("image_encoder.layers.2.blocks.5.attn.qkv.lora_b_q.weight"))
+    XCTAssertTrue(trainable.contains("abstract_prompts.1"))
+    let out = try Torch.withNoGrad { try model(Tensor.rand([1, 3, 256, 256])) }
+    XCTAssertEqual(out.logits.shape, [1, 2, 256, 256])
+    XCTAssertEqual(out.levelLogits.map(\.shape), [[1, 2, 256, 256], [1, 2, 256, 256]])
+  }
+
+  func testWithoutPromptsAndZeroLoRAItIsTheFrozenBackbone() throws {
+    let model = try makeModel { $0.promptedLevels = []; $0.loraBlocks = "all" }
+    XCTAssertEqual(model.adaptedStart.stage, 1, "LoRA everywhere: nothing is cacheable beyond stage 0")
+    let x = try Tensor.rand([1, 3, 256, 256])
+    try Torch.withNoGrad {
+      let features = try model.encodeLevels(from: model.encodePrefix(x))
+      let embedding = try model.base.imageEncoder(x)
+      // Level 3 through the copied pretrained neck must be LiteMedSAM's own embedding: LoRA B = 0 changes nothing.
+      let neck = try XCTUnwrap(model.module(at: "level_necks.2") as? Sequential)
+      assertAllClose(try neck(features[2]), embedding, atol: 1e-5, "deepest level == pretrained embedding")
+    }
+  }
+
+  func testGradientsReachOnlyTrainedParameters() throws {
+    let model = try makeModel { $0.promptsPerLevel = 2 }
+    model.train()
+    let x = try Tensor.rand([1, 3, 256, 256])
+    let target = try Tensor.rand([1, 256, 256]).gt(0.7).to(.int64)
+    let frozenBefore = try model.base.imageEncoder.namedParameters().filter { !$0.name.contains("lora") }
+      .prefix(50).map { ("image_encoder." + $0.name, try $0.tensor.clone()) }
+    let (logits, levels) = try model(x)
+    var loss = try Losses.segmentation(logits: logits, target: target)
+    for level in levels { loss = try loss + Losses.segmentation(logits: level, target: target) * (0.5 / Double(levels.count)) }
+    try loss.backward()
+    for name in ["abstract_prompts.1", "abstract_prompts.2", "image_encoder.layers.3.blocks.0.attn.qkv.lora_b_v.weight",
+                 "level_necks.0.0.weight", "fusion_decoder.mask_tokens.weight"] {
+      let p = try XCTUnwrap(model.namedParameters().first { $0.name == name }?.tensor, name)
+      XCTAssertGreaterThan(try XCTUnwrap(try p.grad, name).abs().sum().item(), 0, "\(name) receives a gradient")
+    }
+    XCTAssertNil(try model.base.maskDecoder.parameters()[0].grad, "SAM's own decoder is frozen")
+    let optimizer = AdamW(model.trainableParameters(), learningRate: 1e-3)
+    try optimizer.step()
+    for (name, before) in frozenBefore {
+      let now = try XCTUnwrap(model.namedParameters().first { $0.name == name }?.tensor)
+      XCTAssertEqual(try now.bytes(), try before.bytes(), "\(name) is not updated")
+    }
+  }
+
+  func testConfigValidation() throws {
+    var config = HSPSAMConfig()
+    config.promptedLevels = [4]
+    XCTAssertThrowsError(try config.validate()) { XCTAssertTrue($0.localizedDescription.contains("promptedLevels")) }
+    config = HSPSAMConfig()
+    config.backbone = .vitB
+    XCTAssertThrowsError(try config.validate()) { XCTAssertTrue($0.localizedDescription.contains("litemedsam only")) }
+  }
+}
