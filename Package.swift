@@ -42,9 +42,10 @@ let package = Package(
       linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("tiff")]
     ),
     .target(name: "Data", dependencies: ["Tensor", "CImageCodecs"]),
+    .target(name: "Training", dependencies: ["Models", "Data", "NN", "Tensor"]),
     .executableTarget(
       name: "hspsam",
-      dependencies: ["Tensor", "NN", "Models", "Data", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+      dependencies: ["Tensor", "NN", "Models", "Data", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),

@@ -9,6 +9,8 @@ public struct StateDictMismatch: Error, LocalizedError, Equatable {
   /// The file the state came from, when known.
   public var source: String?
 
+  public init(source: String? = nil) { self.source = source }
+
   public var isEmpty: Bool { missingKeys.isEmpty && unexpectedKeys.isEmpty && shapeMismatches.isEmpty }
 
   public var errorDescription: String? {

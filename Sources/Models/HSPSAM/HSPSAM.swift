@@ -28,6 +28,10 @@ public final class FusionDecoder: Module {
 public struct EncoderPrefix {
   public var tokens: Tensor
   public var features: [Int: Tensor]
+  public init(tokens: Tensor, features: [Int: Tensor]) {
+    self.tokens = tokens
+    self.features = features
+  }
 }
 
 public final class HSPSAM: Module {

@@ -1,0 +1,57 @@
+import Foundation
+import Models
+import NN
+import Tensor
+
+/// A run's checkpoint: only what was trained (safetensors), the optimiser state, and metadata naming the
+/// configuration and the base weights it needs. Written atomically.
+public enum RunCheckpoint {
+  public static let modelPrefix = "model."
+  public static let optimizerPrefix = "optimizer."
+
+  public struct Metadata: Codable, Equatable {
+    public var epoch: Int
+    public var step: Int
+    public var bestValidationDice: Double
+    public var validationDice: Double?
+    public var config: TrainingConfig
+    /// The base checkpoint's file name and size: a checkpoint for other base weights is refused.
+    public var baseCheckpoint: String
+    public var baseCheckpointBytes: Int
+  }
+
+  public static func save(model: HSPSAM, optimizer: (any Optimizer)?, metadata: Metadata, to path: String) throws {
+    var tensors = model.trainableParameters().map { (modelPrefix + $0.name, $0.tensor) }
+    if let optimizer { tensors += try optimizer.stateTensors().map { (optimizerPrefix + $0.name, $0.tensor) } }
+    let json = String(decoding: try JSONEncoder().encode(metadata), as: UTF8.self)
+    try Safetensors.write(tensors, metadata: ["hspsam": json, "format": "hspsam-run-1"], to: path)
+  }
+
+  /// Reads a checkpoint's metadata and tensors; errors name the file.
+  public static func read(_ path: String) throws -> (metadata: Metadata, model: [String: Tensor], optimizer: [String: Tensor]) {
+    let (tensors, raw) = try Safetensors.read(path: path)
+    guard let text = raw["hspsam"], let metadata = try? JSONDecoder().decode(Metadata.self, from: Data(text.utf8)) else {
+      throw TrainingError("\(path): not an hspsam run checkpoint (no hspsam metadata)")
+    }
+    var model: [String: Tensor] = [:], optimizer: [String: Tensor] = [:]
+    for (name, tensor) in tensors {
+      if name.hasPrefix(modelPrefix) { model[String(name.dropFirst(modelPrefix.count))] = tensor }
+      if name.hasPrefix(optimizerPrefix) { optimizer[String(name.dropFirst(optimizerPrefix.count))] = tensor }
+    }
+    return (metadata, model, optimizer)
+  }
+
+  /// Loads trained tensors into `model`: every trainable parameter must be present with its shape.
+  public static func restore(_ tensors: [String: Tensor], into model: HSPSAM, source: String) throws {
+    let targets = model.trainableParameters()
+    var mismatch = StateDictMismatch(source: source)
+    for (name, tensor) in targets {
+      guard let value = tensors[name] else { mismatch.missingKeys.append(name); continue }
+      if value.shape != tensor.shape { mismatch.shapeMismatches.append((name, tensor.shape, value.shape)) }
+    }
+    let known = Set(targets.map(\.name))
+    mismatch.unexpectedKeys = tensors.keys.filter { !known.contains($0) }.sorted()
+    if !mismatch.isEmpty { throw mismatch }
+    try Torch.withNoGrad { for (name, tensor) in targets { try tensor.copyFrom(tensors[name]!) } }
+  }
+}

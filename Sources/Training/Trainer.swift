@@ -1,0 +1,224 @@
+import Data
+import Foundation
+import Models
+import NN
+import Tensor
+
+/// Set by SIGINT: the loop saves `last` and stops at the next step.
+nonisolated(unsafe) var interruptRequested = false
+
+/// Trains HSP-SAM on a folder dataset (note 3.12): frozen prefix cached once, AdamW, linear warm-up then polynomial
+/// decay, gradient clipping, deep supervision, validation Dice@0.5 every few epochs, `best` and `last` checkpoints,
+/// JSONL log, resumable.
+public final class Trainer {
+  public struct Options {
+    public var data: String
+    public var split: String?
+    public var validationFraction = 0.1
+    public var output: String
+    public var baseCheckpoint: String
+    public var resume = false
+    /// Stop after this many optimiser steps (benchmarks and tests); nil runs the schedule.
+    public var maxSteps: Int?
+    public var quiet = false
+    public init(data: String, output: String, baseCheckpoint: String) {
+      self.data = data
+      self.output = output
+      self.baseCheckpoint = baseCheckpoint
+    }
+  }
+
+  public struct Summary {
+    public var steps: Int
+    public var epochs: Int
+    public var bestValidationDice: Double
+    public var seconds: Double
+    public var cacheSeconds: Double
+    public var imagesPerSecond: Double
+  }
+
+  let config: TrainingConfig
+  let options: Options
+
+  public init(config: TrainingConfig, options: Options) {
+    self.config = config
+    self.options = options
+  }
+
+  func say(_ text: String) { if !options.quiet { FileHandle.standardError.write(Data((text + "\n").utf8)) } }
+
+  public func run() throws -> Summary {
+    let started = Date()
+    let out = URL(fileURLWithPath: options.output)
+    let lastPath = out.appendingPathComponent("last.safetensors").path
+    let bestPath = out.appendingPathComponent("best.safetensors").path
+    let configPath = out.appendingPathComponent("config.json").path
+    let fm = FileManager.default
+    if !options.resume && fm.fileExists(atPath: lastPath) {
+      throw TrainingError("\(options.output) already holds a run (last.safetensors): use --resume or another --out")
+    }
+    var resumeState: (metadata: RunCheckpoint.Metadata, model: [String: Tensor], optimizer: [String: Tensor])?
+    if options.resume {
+      guard fm.fileExists(atPath: lastPath) else { throw TrainingError("--resume: \(lastPath) does not exist") }
+      resumeState = try RunCheckpoint.read(lastPath)
+      guard resumeState!.metadata.config == config else {
+        throw TrainingError("--resume: \(configPath) differs from the configuration the run was started with")
+      }
+    }
+    try fm.createDirectory(at: out, withIntermediateDirectories: true)
+    try writeAtomically(try config.json(), to: configPath)
+
+    // Data: training split minus a seeded validation split.
+    let full = try SegmentationDataset(root: options.data, split: options.split,
+                                       encoding: .threshold(127))
+    let (trainSet, validationSet) = full.splitValidation(fraction: options.validationFraction, seed: config.seed)
+    guard !trainSet.samples.isEmpty else { throw TrainingError("\(options.data): no training samples left") }
+    Torch.threadCount = ProcessInfo.processInfo.activeProcessorCount
+    try Torch.manualSeed(config.seed)
+    let base = try ModelRegistry.load(.litemedsam, checkpoint: options.baseCheckpoint)
+    let model = try HSPSAM(config: config.model, base: base)
+    let baseBytes = (try fm.attributesOfItem(atPath: options.baseCheckpoint)[.size] as? Int) ?? 0
+
+    let transform = SampleTransform(size: config.inputSize, normalization: .minmax01, augmentation: config.augmentation)
+    say("caching the frozen encoder prefix: \(trainSet.samples.count) images x \(config.cachedVariants) copies, " +
+        "\(validationSet.samples.count) validation images")
+    let cacheStart = Date()
+    let trainCache = try PrefixCache(model: model, dataset: trainSet, transform: transform, variants: config.cachedVariants,
+                                     seed: config.seed, batchSize: 8) { done, total in
+      if !self.options.quiet { FileHandle.standardError.write(Data("\r  prefix \(done)/\(total)".utf8)) }
+    }
+    let validationCache = validationSet.samples.isEmpty ? nil : try PrefixCache(
+      model: model, dataset: validationSet, transform: transform, variants: 1, seed: config.seed, batchSize: 8) { _, _ in }
+    let cacheSeconds = Date().timeIntervalSince(cacheStart)
+    say(String(format: "\n  cached in %.0f s (%.0f MB)", cacheSeconds, Double(trainCache.byteCount) / 1e6))
+
+    let stepsPerEpoch = (trainSet.samples.count + config.batchSize - 1) / config.batchSize
+    let totalSteps = stepsPerEpoch * config.epochs
+    let warmup = config.warmupIters ?? Swift.min(250, totalSteps / 20)
+    let schedule = WarmupPolynomialSchedule(baseLearningRate: config.learningRate, warmupSteps: warmup,
+                                            totalSteps: totalSteps, power: config.lrPower)
+    let optimizer = AdamW(model.trainableParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay)
+    var step = 0, firstEpoch = 0, bestDice = -1.0
+    if let state = resumeState {
+      try RunCheckpoint.restore(state.model, into: model, source: lastPath)
+      try optimizer.loadState(state.optimizer)
+      step = state.metadata.step
+      firstEpoch = state.metadata.epoch
+      bestDice = state.metadata.bestValidationDice
+      say("resuming at epoch \(firstEpoch + 1), step \(step)")
+    }
+    let logURL = out.appendingPathComponent("log.jsonl")
+    if !fm.fileExists(atPath: logURL.path) { fm.createFile(atPath: logURL.path, contents: nil) }
+    let log = try FileHandle(forWritingTo: logURL)
+    defer { try? log.close() }
+    try log.seekToEnd()
+
+    let previousHandler = signal(SIGINT) { _ in interruptRequested = true }
+    defer { signal(SIGINT, previousHandler) }
+    var metadata = RunCheckpoint.Metadata(epoch: firstEpoch, step: step, bestValidationDice: bestDice, validationDice: nil,
+                                          config: config, baseCheckpoint: URL(fileURLWithPath: options.baseCheckpoint).lastPathComponent,
+                                          baseCheckpointBytes: baseBytes)
+    let trainStart = Date()
+    var imagesSeen = 0
+    model.train()
+    epochs: for epoch in firstEpoch..<config.epochs {
+      var generator = SplitMix64(seed: config.seed &+ UInt64(epoch) &* 1_000_003)
+      var order = Array(trainSet.samples.indices)
+      order.shuffle(using: &generator)
+      let picks = order.map { (sample: $0, variant: Int.random(in: 0..<config.cachedVariants, using: &generator)) }
+      var epochLoss = 0.0, batches = 0
+      for start in stride(from: 0, to: picks.count, by: config.batchSize) {
+        if let maxSteps = options.maxSteps, step >= maxSteps { break epochs }
+        let chunk = Array(picks[start..<Swift.min(start + config.batchSize, picks.count)])
+        let (prefix, masks) = try trainCache.batch(chunk)
+        optimizer.learningRate = schedule.learningRate(atStep: step)
+        try optimizer.zeroGrad()
+        let (logits, levelLogits) = try model.decode(features: model.encodeLevels(from: prefix))
+        var loss = try Losses.segmentation(logits: logits, target: masks, diceWeight: config.diceWeight)
+        if config.lambdaAux > 0 {
+          for level in levelLogits {
+            loss = try loss + Losses.segmentation(logits: level, target: masks, diceWeight: config.diceWeight)
+              * (config.lambdaAux / Double(levelLogits.count))
+          }
+        }
+        let value = try loss.item()
+        guard value.isFinite else {
+          throw TrainingError("loss became \(value) at epoch \(epoch + 1), step \(step + 1): stopped; \(lastPath) keeps the last good state")
+        }
+        try loss.backward()
+        try clipGradNorm(optimizer.parameters.map(\.tensor), maxNorm: config.gradientClip)
+        try optimizer.step()
+        step += 1
+        batches += 1
+        epochLoss += value
+        imagesSeen += chunk.count
+        let elapsed = Date().timeIntervalSince(trainStart)
+        let rate = Double(imagesSeen) / Swift.max(elapsed, 1e-9)
+        let remaining = Double((options.maxSteps ?? totalSteps) - step) * Double(config.batchSize) / Swift.max(rate, 1e-9)
+        if !options.quiet {
+          FileHandle.standardError.write(Data(String(format: "\repoch %d/%d step %d/%d loss %.4f lr %.2e %.2f img/s ETA %@   ",
+            epoch + 1, config.epochs, step, totalSteps, value, optimizer.learningRate, rate, formatDuration(remaining)).utf8))
+        }
+        if interruptRequested {
+          metadata.epoch = epoch
+          metadata.step = step
+          try RunCheckpoint.save(model: model, optimizer: optimizer, metadata: metadata, to: lastPath)
+          say("\ninterrupted: saved \(lastPath) (resume with --resume; the interrupted epoch restarts)")
+          throw TrainingError("interrupted")
+        }
+      }
+      var validationDice: Double?
+      if let validationCache, (epoch + 1) % config.validateEvery == 0 || epoch + 1 == config.epochs {
+        validationDice = try validate(model: model, cache: validationCache, count: validationSet.samples.count)
+        model.train()
+      }
+      metadata.epoch = epoch + 1
+      metadata.step = step
+      metadata.validationDice = validationDice
+      if let dice = validationDice, dice > bestDice {
+        bestDice = dice
+        metadata.bestValidationDice = dice
+        try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata, to: bestPath)
+      }
+      try RunCheckpoint.save(model: model, optimizer: optimizer, metadata: metadata, to: lastPath)
+      var line: [String: Any] = ["epoch": epoch + 1, "step": step, "loss": epochLoss / Double(Swift.max(batches, 1)),
+                                 "lr": optimizer.learningRate, "seconds": Date().timeIntervalSince(started)]
+      if let validationDice { line["validationDice"] = validationDice }
+      log.write(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) + Data("\n".utf8))
+      if let validationDice { say(String(format: "\nepoch %d: validation Dice@0.5 %.4f (best %.4f)", epoch + 1, validationDice, bestDice)) }
+    }
+    if !fm.fileExists(atPath: bestPath) {  // no validation ran (tiny runs): last is the best we know
+      try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata, to: bestPath)
+    }
+    say("")
+    let trainSeconds = Date().timeIntervalSince(trainStart)
+    return Summary(steps: step, epochs: metadata.epoch, bestValidationDice: bestDice, seconds: Date().timeIntervalSince(started),
+                   cacheSeconds: cacheSeconds, imagesPerSecond: Double(imagesSeen) / Swift.max(trainSeconds, 1e-9))
+  }
+
+  /// Mean per-image Dice@0.5 of the foreground classes in the 256 frame (padding excluded by the mask's zeros).
+  func validate(model: HSPSAM, cache: PrefixCache, count: Int) throws -> Double {
+    model.eval()
+    var total = 0.0
+    try Torch.withNoGrad {
+      for start in stride(from: 0, to: count, by: 8) {
+        let picks = (start..<Swift.min(start + 8, count)).map { (sample: $0, variant: 0) }
+        let (prefix, masks) = try cache.batch(picks)
+        let (logits, _) = try model.decode(features: model.encodeLevels(from: prefix))
+        let prediction = try logits.argmax(dim: 1)
+        for i in 0..<picks.count {
+          let p = try prediction[i].gt(0).to(.float32), g = try masks[i].gt(0).to(.float32)
+          let tp = try (p * g).sum().item(), sum = try p.sum().item() + g.sum().item()
+          total += sum == 0 ? 1 : 2 * tp / sum
+        }
+      }
+    }
+    return total / Double(count)
+  }
+}
+
+func formatDuration(_ seconds: Double) -> String {
+  guard seconds.isFinite else { return "--:--" }
+  let s = Int(seconds)
+  return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s % 3600 / 60, s % 60) : String(format: "%02d:%02d", s / 60, s % 60)
+}

@@ -1,0 +1,116 @@
+import Data
+import Foundation
+import Models
+
+/// Everything a training run depends on, saved as `config.json` in the run folder. Defaults are the note's
+/// LiteMedSAM-on-CPU column (hsp-sam.md 3.12). Unknown keys are rejected so a typo never silently trains the default.
+public struct TrainingConfig: Codable, Equatable, Sendable {
+  public var model = HSPSAMConfig()
+  public var inputSize = 256
+  public var batchSize = 8
+  public var epochs = 60
+  public var learningRate = 5e-4
+  /// Polynomial decay power after warm-up (0.9, SAMed/H-SAM).
+  public var lrPower = 0.9
+  /// Warm-up iterations; nil means min(250, 5% of all iterations).
+  public var warmupIters: Int?
+  public var weightDecay = 0.1
+  public var diceWeight = 0.8
+  /// Weight of the level decoders' deep supervision (0 is the [code] setting).
+  public var lambdaAux = 0.5
+  public var gradientClip = 1.0
+  /// Validate (Dice@0.5 on the validation split) every N epochs and at the end.
+  public var validateEvery = 5
+  public var seed: UInt64 = 1234
+  public var augmentation = Augmentation()
+  /// Augmented copies per image whose frozen encoder prefix is cached (copy 0 is the image itself). Each epoch
+  /// draws one copy per image; rotations, flips and scale act before the frozen prefix, so only these fixed
+  /// copies can be cached.
+  public var cachedVariants = 4
+
+  public init() {}
+
+  /// Decodes JSON, rejecting unknown keys (at any level of `model` too) with a message naming them.
+  public static func decode(_ data: Data, source: String) throws -> TrainingConfig {
+    guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+      throw TrainingError("\(source): not a JSON object")
+    }
+    let known = Set(["model", "inputSize", "batchSize", "epochs", "learningRate", "lrPower", "warmupIters", "weightDecay",
+                     "diceWeight", "lambdaAux", "gradientClip", "validateEvery", "seed", "augmentation", "cachedVariants"])
+    if let unknown = object.keys.filter({ !known.contains($0) }).sorted().first {
+      throw TrainingError("\(source): unknown key '\(unknown)'")
+    }
+    let modelKnown = Set(["backbone", "numClasses", "promptsPerLevel", "promptedLevels", "loraRank", "loraBlocks", "neckInit",
+                          "levelDecoderInit", "fusionInit", "fusionUsesPrompts"])
+    if let model = object["model"] as? [String: Any], let unknown = model.keys.filter({ !modelKnown.contains($0) }).sorted().first {
+      throw TrainingError("\(source): unknown key 'model.\(unknown)'")
+    }
+    do {
+      // Missing keys take their defaults: the user's JSON is merged over the default configuration's.
+      let defaults = try JSONSerialization.jsonObject(with: TrainingConfig().json()) as? [String: Any] ?? [:]
+      let merged = try JSONSerialization.data(withJSONObject: deepMerge(defaults, object))
+      let config = try JSONDecoder().decode(TrainingConfig.self, from: merged)
+      try config.validate(source: source)
+      return config
+    } catch let error as TrainingError {
+      throw error
+    } catch let error as HSPSAMConfigError {
+      throw TrainingError("\(source): \(error.message)")
+    } catch {
+      throw TrainingError("\(source): \(describe(error))")
+    }
+  }
+
+  public func validate(source: String = "config") throws {
+    do { try model.validate() } catch let error as HSPSAMConfigError { throw TrainingError("\(source): \(error.message)") }
+    func check(_ ok: Bool, _ text: String) throws { if !ok { throw TrainingError("\(source): \(text)") } }
+    try check(inputSize == 256, "inputSize must be 256 for litemedsam, got \(inputSize)")
+    try check((1...512).contains(batchSize), "batchSize must be 1...512, got \(batchSize)")
+    try check((1...10_000).contains(epochs), "epochs must be 1...10000, got \(epochs)")
+    try check(learningRate > 0 && learningRate < 1, "learningRate must be in (0, 1), got \(learningRate)")
+    try check(lrPower >= 0, "lrPower must be >= 0")
+    try check((warmupIters ?? 0) >= 0, "warmupIters must be >= 0")
+    try check(weightDecay >= 0, "weightDecay must be >= 0")
+    try check((0...1).contains(diceWeight), "diceWeight must be in [0, 1]")
+    try check(lambdaAux >= 0, "lambdaAux must be >= 0")
+    try check(gradientClip > 0, "gradientClip must be > 0")
+    try check(validateEvery >= 1, "validateEvery must be >= 1")
+    try check((1...64).contains(cachedVariants), "cachedVariants must be 1...64")
+  }
+
+  public func json() throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return try encoder.encode(self)
+  }
+}
+
+public struct TrainingError: Error, LocalizedError, Equatable {
+  public let message: String
+  public init(_ message: String) { self.message = message }
+  public var errorDescription: String? { message }
+}
+
+/// A decoding error in words a person can act on.
+func describe(_ error: Error) -> String {
+  switch error {
+  case DecodingError.typeMismatch(let type, let context), DecodingError.valueNotFound(let type, let context):
+    return "\(context.codingPath.map(\.stringValue).joined(separator: ".")): expected \(type)"
+  case DecodingError.keyNotFound(let key, _): return "missing key \(key.stringValue)"
+  case DecodingError.dataCorrupted(let context): return context.debugDescription
+  default: return error.localizedDescription
+  }
+}
+
+/// `overlay` wins; nested objects are merged key by key.
+func deepMerge(_ base: [String: Any], _ overlay: [String: Any]) -> [String: Any] {
+  var result = base
+  for (key, value) in overlay {
+    if let inner = value as? [String: Any], let existing = base[key] as? [String: Any] {
+      result[key] = deepMerge(existing, inner)
+    } else {
+      result[key] = value
+    }
+  }
+  return result
+}

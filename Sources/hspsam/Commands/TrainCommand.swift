@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import Training
+
+/// `hspsam train`: prompt-free HSP-SAM on a folder dataset.
+struct TrainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Train HSP-SAM (LiteMedSAM backbone) on images/ + masks/, with a seeded validation split.",
+    discussion: """
+      The run folder gets config.json, log.jsonl (one line per epoch), best.safetensors (best validation \
+      Dice@0.5) and last.safetensors (with the optimiser state, for --resume). Checkpoints hold only the trained \
+      tensors; the LiteMedSAM base comes from set-up. Ctrl-C saves last.safetensors and stops.
+      """
+  )
+
+  @Option(help: "Training configuration (JSON). Missing keys take the defaults; unknown keys are errors.")
+  var config: String?
+  @Option(help: "Dataset folder with images/ and masks/.") var data: String
+  @Option(help: "Split file inside the dataset folder (e.g. train.txt).") var split: String?
+  @Option(help: "Fraction of the training samples held out for validation.") var valFraction = 0.1
+  @Option(help: "Run folder.") var out: String
+  @Flag(help: "Continue the run in --out from last.safetensors.") var resume = false
+  @Option(help: "Override the configuration's seed.") var seed: UInt64?
+  @Option(help: "Override the configuration's epochs.") var epochs: Int?
+  @Option(help: "Stop after this many optimiser steps (for benchmarks).") var maxSteps: Int?
+  @Option(help: "LiteMedSAM base weights (default: the set-up copy).") var baseCheckpoint: String?
+
+  func validate() throws {
+    guard (0..<1).contains(valFraction) else { throw ValidationError("--val-fraction must be in [0, 1)") }
+    if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+    if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
+  }
+
+  func run() throws {
+    var settings = TrainingConfig()
+    if let config {
+      guard let data = FileManager.default.contents(atPath: config) else { throw CommandError("--config \(config): cannot be read") }
+      settings = try TrainingConfig.decode(data, source: config)
+    } else if resume, let saved = FileManager.default.contents(atPath: URL(fileURLWithPath: out).appendingPathComponent("config.json").path) {
+      settings = try TrainingConfig.decode(saved, source: out + "/config.json")
+    }
+    if let seed { settings.seed = seed }
+    if let epochs { settings.epochs = epochs }
+    try settings.validate()
+    let base = baseCheckpoint ?? Paths.liteMedSAMWeights
+    guard FileManager.default.fileExists(atPath: base) else { throw CommandError("\(base) is missing: run scripts/setup.sh") }
+    var options = Trainer.Options(data: data, output: out, baseCheckpoint: base)
+    options.split = split
+    options.validationFraction = valFraction
+    options.resume = resume
+    options.maxSteps = maxSteps
+    let summary = try Trainer(config: settings, options: options).run()
+    print(String(format: "trained %d steps (%d epochs) in %.0f s (prefix cache %.0f s); %.2f images/s; best validation Dice@0.5 %.4f",
+                 summary.steps, summary.epochs, summary.seconds, summary.cacheSeconds, summary.imagesPerSecond,
+                 summary.bestValidationDice))
+    print("checkpoints: \(out)/best.safetensors, \(out)/last.safetensors")
+  }
+}
