@@ -127,8 +127,16 @@ public final class Trainer {
       order.shuffle(using: &generator)
       let picks = order.map { (sample: $0, variant: Int.random(in: 0..<config.cachedVariants, using: &generator)) }
       var epochLoss = 0.0, batches = 0
-      for start in stride(from: 0, to: picks.count, by: config.batchSize) {
-        if let maxSteps = options.maxSteps, step >= maxSteps { break epochs }
+      // Resuming inside an epoch: its order is a function of (seed, epoch), so skip the batches already taken.
+      let alreadyDone = Swift.max(0, step - epoch * stepsPerEpoch)
+      for (batchIndex, start) in stride(from: 0, to: picks.count, by: config.batchSize).enumerated() {
+        if batchIndex < alreadyDone { continue }
+        if let maxSteps = options.maxSteps, step >= maxSteps {
+          metadata.epoch = epoch
+          metadata.step = step
+          try RunCheckpoint.save(model: model, optimizer: optimizer, metadata: metadata, to: lastPath)
+          break epochs
+        }
         let chunk = Array(picks[start..<Swift.min(start + config.batchSize, picks.count)])
         let (prefix, masks) = try trainCache.batch(chunk)
         optimizer.learningRate = schedule.learningRate(atStep: step)
@@ -163,7 +171,7 @@ public final class Trainer {
           metadata.epoch = epoch
           metadata.step = step
           try RunCheckpoint.save(model: model, optimizer: optimizer, metadata: metadata, to: lastPath)
-          say("\ninterrupted: saved \(lastPath) (resume with --resume; the interrupted epoch restarts)")
+          say("\ninterrupted: saved \(lastPath) at step \(step) (continue with --resume)")
           throw TrainingError("interrupted")
         }
       }

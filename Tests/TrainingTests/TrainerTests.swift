@@ -1,0 +1,101 @@
+import Data
+import Foundation
+import Models
+import Tensor
+import TestSupport
+import Training
+import XCTest
+
+/// Training runs on generated images with the real LiteMedSAM base (from set-up), kept to a few steps.
+final class TrainerTests: XCTestCase {
+  static let weights = Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path
+  var folder: URL!
+
+  override func setUpWithError() throws {
+    guard FileManager.default.fileExists(atPath: Self.weights) else { throw XCTSkip("run scripts/setup.sh for lite_medsam.pth") }
+    folder = try makeTemporaryFolder()
+    let data = folder.appendingPathComponent("data")
+    for sub in ["images", "masks"] {
+      try FileManager.default.createDirectory(at: data.appendingPathComponent(sub), withIntermediateDirectories: true)
+    }
+    for i in 0..<5 {  // a bright ellipse, a different place per image
+      let (w, h) = (64, 48)
+      var rgb = [UInt8](repeating: 40, count: w * h * 3), mask = [UInt8](repeating: 0, count: w * h)
+      for y in 0..<h {
+        for x in 0..<w where pow(Double(x - 20 - 4 * i), 2) / 120 + pow(Double(y - 20), 2) / 60 <= 1 {
+          mask[y * w + x] = 255
+          rgb[(y * w + x) * 3] = 220; rgb[(y * w + x) * 3 + 1] = 120
+        }
+      }
+      try ImageIO.writePNG(rgb, width: w, height: h, channels: 3, to: data.appendingPathComponent("images/\(i).png").path)
+      try ImageIO.writePNG(mask, width: w, height: h, channels: 1, to: data.appendingPathComponent("masks/\(i).png").path)
+    }
+  }
+
+  override func tearDown() { if let folder { try? FileManager.default.removeItem(at: folder) } }
+
+  func options(_ run: String, maxSteps: Int?, resume: Bool = false) -> Trainer.Options {
+    var o = Trainer.Options(data: folder.appendingPathComponent("data").path, output: folder.appendingPathComponent(run).path,
+                            baseCheckpoint: Self.weights)
+    o.validationFraction = 0.2
+    o.maxSteps = maxSteps
+    o.resume = resume
+    o.quiet = true
+    return o
+  }
+
+  var config: TrainingConfig {
+    var c = TrainingConfig()
+    c.batchSize = 2
+    c.epochs = 2
+    c.cachedVariants = 1
+    c.model.promptsPerLevel = 2
+    return c
+  }
+
+  /// Interrupting after 1 step and resuming to 3 gives exactly the parameters of an uninterrupted 3-step run
+  /// (2 steps per epoch, so the resume starts inside epoch 1 and crosses into epoch 2).
+  func testResumeReproducesAnUninterruptedRun() throws {
+    _ = try Trainer(config: config, options: options("straight", maxSteps: 3)).run()
+    _ = try Trainer(config: config, options: options("split", maxSteps: 1)).run()
+    XCTAssertThrowsError(try Trainer(config: config, options: options("split", maxSteps: 3)).run()) { error in
+      XCTAssertTrue(error.localizedDescription.contains("already holds a run"), error.localizedDescription)
+    }
+    _ = try Trainer(config: config, options: options("split", maxSteps: 3, resume: true)).run()
+    let a = try RunCheckpoint.read(folder.appendingPathComponent("straight/last.safetensors").path)
+    let b = try RunCheckpoint.read(folder.appendingPathComponent("split/last.safetensors").path)
+    XCTAssertEqual(a.metadata.step, 3)
+    XCTAssertEqual(b.metadata.step, 3)
+    XCTAssertEqual(Set(a.model.keys), Set(b.model.keys))
+    for (name, tensor) in a.model {
+      assertAllClose(try XCTUnwrap(b.model[name]), tensor, atol: 1e-6, "\(name) after resume")
+    }
+    let lines = try String(contentsOf: folder.appendingPathComponent("split/log.jsonl"), encoding: .utf8)
+    XCTAssertTrue(lines.contains("\"epoch\":1"), lines)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("split/config.json").path))
+  }
+
+  func testBadConfigsAndData() throws {
+    XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"epochs": 3, "learningrate": 0.1}"#.utf8), source: "c.json")) {
+      XCTAssertEqual($0.localizedDescription, "c.json: unknown key 'learningrate'")
+    }
+    XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"model": {"promptsPerLevl": 2}}"#.utf8), source: "c.json")) {
+      XCTAssertEqual($0.localizedDescription, "c.json: unknown key 'model.promptsPerLevl'")
+    }
+    XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"batchSize": 0}"#.utf8), source: "c.json")) {
+      XCTAssertTrue($0.localizedDescription.contains("batchSize must be"), $0.localizedDescription)
+    }
+    XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"model": {"backbone": "vit_b"}}"#.utf8), source: "c.json")) {
+      XCTAssertTrue($0.localizedDescription.contains("litemedsam only"), $0.localizedDescription)
+    }
+    let partial = try TrainingConfig.decode(Data(#"{"epochs": 3, "model": {"promptsPerLevel": 8}}"#.utf8), source: "c.json")
+    XCTAssertEqual(partial.epochs, 3)
+    XCTAssertEqual(partial.model.promptsPerLevel, 8)
+    XCTAssertEqual(partial.batchSize, TrainingConfig().batchSize, "missing keys keep their defaults")
+
+    try FileManager.default.removeItem(at: folder.appendingPathComponent("data/masks"))
+    XCTAssertThrowsError(try Trainer(config: config, options: options("nomask", maxSteps: 1)).run()) {
+      XCTAssertTrue($0.localizedDescription.contains("no masks/ folder"), $0.localizedDescription)
+    }
+  }
+}
