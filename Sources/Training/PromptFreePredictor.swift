@@ -1,0 +1,52 @@
+import Data
+import Foundation
+import Models
+import NN
+import Tensor
+
+/// Prompt-free segmentation with a trained HSP-SAM checkpoint: no box, no point, no click.
+public final class PromptFreePredictor {
+  public let model: HSPSAM
+  public let metadata: RunCheckpoint.Metadata
+  let transform: SampleTransform
+
+  /// `checkpoint`: a run folder (uses best.safetensors) or a .safetensors file written by `hspsam train`.
+  public init(checkpoint: String, baseCheckpoint: String) throws {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: checkpoint, isDirectory: &isDirectory) else {
+      throw TrainingError("--checkpoint \(checkpoint): no such file or folder")
+    }
+    let path = isDirectory.boolValue ? URL(fileURLWithPath: checkpoint).appendingPathComponent("best.safetensors").path : checkpoint
+    guard path.hasSuffix(".safetensors") else {
+      throw TrainingError("\(path): not an hspsam checkpoint (expected a run folder or a .safetensors file from hspsam train)")
+    }
+    let (metadata, tensors, _) = try RunCheckpoint.read(path)
+    let baseBytes = (try? FileManager.default.attributesOfItem(atPath: baseCheckpoint)[.size] as? Int) ?? -1
+    guard baseBytes == metadata.baseCheckpointBytes else {
+      throw TrainingError("\(path) was trained on \(metadata.baseCheckpoint) (\(metadata.baseCheckpointBytes) bytes); " +
+                          "\(baseCheckpoint) differs (\(baseBytes) bytes)")
+    }
+    let base = try ModelRegistry.load(metadata.config.model.backbone, checkpoint: baseCheckpoint)
+    model = try HSPSAM(config: metadata.config.model, base: base)
+    try RunCheckpoint.restore(tensors, into: model, source: path)
+    model.eval()
+    self.metadata = metadata
+    transform = SampleTransform(size: metadata.config.inputSize, normalization: .minmax01)
+  }
+
+  /// Class probabilities (K+1, H, W) at the image's size, and the class map (argmax; binary: foreground p > 0.5).
+  public func predict(_ image: Image) throws -> (probabilities: Tensor, classes: [UInt8]) {
+    var generator = SplitMix64(seed: 0)
+    let prepared = try transform.apply(rgb: image.rgb8(), classes: [UInt8](repeating: 0, count: image.width * image.height),
+                                       height: image.height, width: image.width, using: &generator)
+    return try Torch.withNoGrad {
+      let (logits, _) = try model(prepared.image.unsqueeze(0))
+      let (h, w) = prepared.contentSize
+      let cropped = try logits.slice(dim: 2, end: h).slice(dim: 3, end: w)
+      // Logits resized bilinearly to the original size, then softmax (PraNet-style: resize before the activation).
+      let probabilities = try cropped.interpolate(size: (image.height, image.width), mode: .bilinear).softmax(dim: 1).squeeze(0)
+      let classes = try probabilities.argmax(dim: 0).to(.uint8).toArray(UInt8.self)
+      return (probabilities, classes)
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Data
+import Foundation
+import Training
+
+/// `hspsam predict`: prompt-free masks for images or folders of images.
+struct PredictCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "predict",
+    abstract: "Segment images with a trained HSP-SAM model: no prompt of any kind.",
+    discussion: """
+      Writes <stem>.png per image at the image's size: 0/255 for one class, class indices for several; with \
+      --overlay also <stem>_overlay.png. --prob also writes <stem>_prob.png, 255 x foreground probability (the map \
+      `hspsam evaluate` scores).
+      """
+  )
+
+  @Option(help: "A training run folder or its .safetensors checkpoint.") var checkpoint: String?
+  @Argument(help: "Images, or folders of images.") var inputs: [String]
+  @Option(help: "Output folder (created if missing).") var output: String
+  @Flag(help: "Also write overlays.") var overlay = false
+  @Flag(help: "Also write the foreground probability map (binary models).") var prob = false
+  @Option(help: "LiteMedSAM base weights (default: the set-up copy).") var baseCheckpoint: String?
+
+  func run() throws {
+    guard let checkpoint else {
+      throw ValidationError("--checkpoint is required: no trained model ships with hspsam yet (train one with hspsam train)")
+    }
+    let files = try inputs.flatMap { input -> [String] in
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
+        throw CommandError("\(input): no such file or folder")
+      }
+      guard isDirectory.boolValue else { return [input] }
+      return try FileManager.default.contentsOfDirectory(atPath: input).sorted()
+        .filter { SegmentationDataset.imageExtensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
+        .map { URL(fileURLWithPath: input).appendingPathComponent($0).path }
+    }
+    guard !files.isEmpty else { throw CommandError("no images in \(inputs.joined(separator: ", "))") }
+    try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+    let predictor = try PromptFreePredictor(checkpoint: checkpoint, baseCheckpoint: baseCheckpoint ?? Paths.liteMedSAMWeights)
+    let binary = predictor.metadata.config.model.numClasses == 1
+    let start = Date()
+    for file in files {
+      let image = try ImageIO.read(file)
+      let (probabilities, classes) = try predictor.predict(image)
+      let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+      let out = URL(fileURLWithPath: output)
+      try ImageIO.writePNG(binary ? classes.map { $0 * 255 } : classes, width: image.width, height: image.height, channels: 1,
+                           to: out.appendingPathComponent("\(stem).png").path)
+      if prob && binary {
+        let foreground = try probabilities[1].floats().map { UInt8(Swift.max(0, Swift.min(255, ($0 * 255).rounded()))) }
+        try ImageIO.writePNG(foreground, width: image.width, height: image.height, channels: 1,
+                             to: out.appendingPathComponent("\(stem)_prob.png").path)
+      }
+      if overlay {
+        let drawn = Overlay.draw(rgb: image.rgb8(), width: image.width, height: image.height, mask: classes)
+        try ImageIO.writePNG(drawn, width: image.width, height: image.height, channels: 3,
+                             to: out.appendingPathComponent("\(stem)_overlay.png").path)
+      }
+    }
+    let seconds = Date().timeIntervalSince(start)
+    print(String(format: "%d masks in %@ (%.2f s per image)", files.count, output, seconds / Double(files.count)))
+  }
+}

@@ -1,0 +1,59 @@
+import Data
+import Foundation
+import TestSupport
+import XCTest
+
+/// `hspsam train` then `hspsam predict` as a user runs them, on generated images, for one optimiser step.
+final class TrainPredictCommandTests: XCTestCase {
+  func testTrainThenPredictAndErrors() throws {
+    guard FileManager.default.fileExists(atPath: Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path)
+    else { throw XCTSkip("lite_medsam.pth absent: run scripts/setup.sh") }
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let data = folder.appendingPathComponent("data")
+    for sub in ["images", "masks"] {
+      try FileManager.default.createDirectory(at: data.appendingPathComponent(sub), withIntermediateDirectories: true)
+    }
+    for i in 0..<3 {
+      var rgb = [UInt8](repeating: 30, count: 40 * 30 * 3), mask = [UInt8](repeating: 0, count: 40 * 30)
+      for y in 8..<20 { for x in (5 + i)..<(25 + i) { mask[y * 40 + x] = 255; rgb[(y * 40 + x) * 3] = 230 } }
+      try ImageIO.writePNG(rgb, width: 40, height: 30, channels: 3, to: data.appendingPathComponent("images/s\(i).jpg.png").path)
+      try ImageIO.writePNG(mask, width: 40, height: 30, channels: 1, to: data.appendingPathComponent("masks/s\(i).jpg.png").path)
+    }
+    let config = folder.appendingPathComponent("config.json")
+    try Data(#"{"batchSize": 2, "cachedVariants": 1, "model": {"promptsPerLevel": 1}}"#.utf8).write(to: config)
+    let run = folder.appendingPathComponent("run").path
+    let trained = try runHSPSAM(["train", "--config", config.path, "--data", data.path, "--out", run, "--max-steps", "1",
+                                 "--val-fraction", "0.3"])
+    XCTAssertEqual(trained.status, 0, trained.stderr)
+    XCTAssertTrue(trained.stdout.contains("trained 1 steps"), trained.stdout)
+    for file in ["config.json", "best.safetensors", "last.safetensors", "log.jsonl"] {
+      XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/" + file), file)
+    }
+    let again = try runHSPSAM(["train", "--config", config.path, "--data", data.path, "--out", run, "--max-steps", "1"])
+    XCTAssertNotEqual(again.status, 0)
+    XCTAssertTrue(again.stderr.contains("already holds a run"), again.stderr)
+
+    let output = folder.appendingPathComponent("pred").path
+    let predicted = try runHSPSAM(["predict", "--checkpoint", run, data.appendingPathComponent("images").path,
+                                   "--output", output, "--overlay", "--prob"])
+    XCTAssertEqual(predicted.status, 0, predicted.stderr)
+    let mask = try ImageIO.read(output + "/s0.jpg.png")
+    XCTAssertEqual([mask.width, mask.height, mask.channels], [40, 30, 1])
+    XCTAssertEqual(Set(mask.samples).subtracting([0, 255]), [])
+    XCTAssertTrue(FileManager.default.fileExists(atPath: output + "/s0.jpg_overlay.png"))
+    XCTAssertTrue(FileManager.default.fileExists(atPath: output + "/s0.jpg_prob.png"))
+
+    let wrong = try runHSPSAM(["predict", "--checkpoint", Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path,
+                               data.appendingPathComponent("images").path, "--output", output])
+    XCTAssertNotEqual(wrong.status, 0)
+    XCTAssertTrue(wrong.stderr.contains("not an hspsam checkpoint"), wrong.stderr)
+    let noCheckpoint = try runHSPSAM(["predict", data.path, "--output", output])
+    XCTAssertTrue(noCheckpoint.stderr.contains("--checkpoint is required"), noCheckpoint.stderr)
+    let badConfig = folder.appendingPathComponent("bad.json")
+    try Data(#"{"epoch": 3}"#.utf8).write(to: badConfig)
+    let refused = try runHSPSAM(["train", "--config", badConfig.path, "--data", data.path, "--out", folder.appendingPathComponent("r2").path])
+    XCTAssertTrue(refused.stderr.contains("unknown key 'epoch'"), refused.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("r2").path), "nothing written")
+  }
+}
