@@ -72,10 +72,25 @@ final class SAMParityTests: XCTestCase {
     XCTAssertEqual(try out.abs().sum().item(), try f.fixture("tinyvit.out_abs_sum").item(), accuracy: 0.05)
   }
 
+  /// MobileSAM's vit_t (the same TinyViT code with stride-2 patch embedding and the unused classification head)
+  /// against mobilesam-mirror 1.0.0 at 1024, seeded weights. Tolerance 1e-4 on the embedding.
+  func testVitTMatchesMobileSAM() throws {
+    let f = try Fixtures.tensors("sam/tiny_tinyvit.safetensors")
+    let sam = try ModelRegistry.build(.vitT)
+    try fillSeededWeights(sam, seed: 400)
+    try Torch.manualSeed(401)
+    let x = try Tensor.rand([1, 3, 1024, 1024])
+    let out = try Torch.withNoGrad { try sam.imageEncoder(x) }
+    XCTAssertEqual(out.shape, [1, 256, 64, 64])
+    assertAllClose(try out.slice(dim: 1, step: 8).slice(dim: 2, step: 4).slice(dim: 3, step: 4), try f.fixture("vit_t.out_sub"),
+                   atol: 1e-4, "vit_t embedding")
+    XCTAssertEqual(try out.sum().item(), try f.fixture("vit_t.out_sum").item(), accuracy: 0.05)
+  }
+
   func testRegistryKeysAndShapesEqualReference() throws {
     let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("sam/manifests.json")))
     let manifests = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: [[Any]]])
-    for kind in [ModelKind.litemedsam, .vitB, .vitL, .vitH] {
+    for kind in [ModelKind.litemedsam, .vitB, .vitL, .vitH, .vitT] {
       let expected = try XCTUnwrap(manifests[kind.rawValue]).map { "\($0[0]) \($0[1] as? [Int] ?? [])" }
       let model = try ModelRegistry.build(kind)
       let actual = model.stateDict().map { "\($0.name) \($0.tensor.shape)" }

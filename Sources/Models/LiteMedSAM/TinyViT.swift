@@ -18,11 +18,14 @@ public struct TinyViTConfig: Codable, Equatable, Sendable {
   public var localConvSize = 3
   /// 1: LiteMedSAM's 1x1 stride-1 patch embedding; 4: MobileSAM's two 3x3 stride-2 convolutions.
   public var patchEmbedStride = 1
+  /// MobileSAM keeps TinyViT's (unused) classification head, `norm_head` + `head` to this many classes, in its
+  /// checkpoint; 0 means none (LiteMedSAM).
+  public var headClasses = 0
 
   enum CodingKeys: String, CodingKey {
     case imgSize = "img_size", inChans = "in_chans", embedDims = "embed_dims", depths, numHeads = "num_heads"
     case windowSizes = "window_sizes", mlpRatio = "mlp_ratio", mbconvExpandRatio = "mbconv_expand_ratio"
-    case localConvSize = "local_conv_size", patchEmbedStride = "patch_embed_stride"
+    case localConvSize = "local_conv_size", patchEmbedStride = "patch_embed_stride", headClasses = "num_classes"
   }
 
   public init() {}
@@ -34,6 +37,7 @@ public struct TinyViTConfig: Codable, Equatable, Sendable {
     var c = TinyViTConfig()
     c.imgSize = 1024
     c.patchEmbedStride = 4
+    c.headClasses = 1000
     return c
   }
 
@@ -364,6 +368,10 @@ public final class TinyViT: Module, ImageEncoder {
     registerChild("patch_embed", Module()).registerChild("seq", patchEmbed)
     let layers = registerChild("layers", Module())
     for (i, stage) in stages.enumerated() { layers.registerChild(String(i), stage) }
+    if config.headClasses > 0 {  // registered for the checkpoint's keys, never run (as in MobileSAM)
+      registerChild("norm_head", try LayerNorm(dims.last!))
+      registerChild("head", try Linear(dims.last!, config.headClasses))
+    }
     registerChild("neck", neck)
   }
 
