@@ -42,13 +42,11 @@ public final class LayerNorm2d: Module, UnaryLayer {
   }
 
   public func callAsFunction(_ x: Tensor) throws -> Tensor {
-    // Written as SAM writes it (mean, biased variance, then affine), so results agree to rounding.
-    let u = try x.mean(dims: [1], keepDim: true)
-    let centered = try x - u
-    let s = try centered.square().mean(dims: [1], keepDim: true)
-    let normalized = try centered / (s + eps).sqrt()
+    // SAM computes mean, biased variance and the affine map in six elementwise passes; libtorch's fused layer_norm
+    // over the channel axis of an NHWC view is the same function (equal to ~1e-6, tested) in one pass, with a
+    // cheaper backward.
     let c = weight.shape[0]
-    return try normalized * weight.view([c, 1, 1]) + bias.view([c, 1, 1])
+    return try x.permute([0, 2, 3, 1]).layerNorm([c], weight: weight, bias: bias, eps: eps).permute([0, 3, 1, 2])
   }
 }
 

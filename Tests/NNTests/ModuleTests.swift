@@ -113,8 +113,10 @@ final class ModuleTests: XCTestCase {
       try norm.bias.normalInPlace()
     }
     let x = try Tensor.randn([2, 4, 3, 5])
-    let reference = try x.permute([0, 2, 3, 1]).layerNorm([4], weight: norm.weight, bias: norm.bias, eps: 1e-6)
-      .permute([0, 3, 1, 2])
-    assertAllClose(try norm(x), reference, atol: 1e-5, "LayerNorm2d == layer_norm over channels")
+    // SAM's own formula: u = mean_c, s = mean_c (x - u)^2, (x - u) / sqrt(s + eps) * w + b.
+    let u = try x.mean(dims: [1], keepDim: true)
+    let s = try (x - u).square().mean(dims: [1], keepDim: true)
+    let reference = try (x - u) / (s + 1e-6).sqrt() * norm.weight.view([4, 1, 1]) + norm.bias.view([4, 1, 1])
+    assertAllClose(try norm(x), reference, atol: 1e-5, "fused LayerNorm2d == SAM's LayerNorm2d")
   }
 }
