@@ -44,6 +44,16 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertTrue(FileManager.default.fileExists(atPath: output + "/s0.jpg_overlay.png"))
     XCTAssertTrue(FileManager.default.fileExists(atPath: output + "/s0.jpg_prob.png"))
 
+    let summary = folder.appendingPathComponent("summary.json").path
+    let evaluated = try runHSPSAM(["evaluate", "--checkpoint", run, "--data", "gen=" + data.path, "--format", "csv",
+                                   "--summary", summary, "--save-pred", folder.appendingPathComponent("maps").path])
+    XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+    XCTAssertTrue(evaluated.stdout.hasPrefix("dataset,mDice"), evaluated.stdout)
+    XCTAssertTrue(evaluated.stdout.contains("\ngen,"), evaluated.stdout)
+    let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as? [String: Any])
+    XCTAssertEqual((document["means"] as? [[String: Any]])?.first?["count"] as? Double, 3)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("maps/gen/s1.jpg.png").path))
+
     let wrong = try runHSPSAM(["predict", "--checkpoint", Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path,
                                data.appendingPathComponent("images").path, "--output", output])
     XCTAssertNotEqual(wrong.status, 0)

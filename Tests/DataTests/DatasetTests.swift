@@ -55,6 +55,25 @@ final class DatasetTests: XCTestCase {
     }
   }
 
+  func testPraNetLayout() throws {
+    let root = folder.appendingPathComponent("pranet")
+    // PraNet's TrainDataset uses image/ and mask/; TestDataset/<set>/ uses images/ and masks/.
+    try writeSample(root.appendingPathComponent("TrainDataset"), stem: "1")
+    try FileManager.default.moveItem(at: root.appendingPathComponent("TrainDataset/images"),
+                                     to: root.appendingPathComponent("TrainDataset/image"))
+    try FileManager.default.moveItem(at: root.appendingPathComponent("TrainDataset/masks"),
+                                     to: root.appendingPathComponent("TrainDataset/mask"))
+    for set in ["Kvasir", "CVC-ClinicDB", "ETIS-LaribPolypDB"] {
+      try writeSample(root.appendingPathComponent("TestDataset/\(set)"), stem: "a")
+      try writeSample(root.appendingPathComponent("TestDataset/\(set)"), stem: "b")
+    }
+    let (train, tests) = try SegmentationDataset.openPraNet(root: root.path)
+    XCTAssertEqual(train.samples.count, 1)
+    XCTAssertEqual(tests.map(\.name), ["CVC-ClinicDB", "ETIS-LaribPolypDB", "Kvasir"])
+    XCTAssertEqual(tests.map(\.samples.count), [2, 2, 2])
+    XCTAssertThrowsError(try SegmentationDataset.openPraNet(root: folder.path))
+  }
+
   func testValidationSplitIsSeededAndDisjoint() throws {
     let root = folder.appendingPathComponent("d")
     for i in 0..<20 { try writeSample(root, stem: String(i)) }

@@ -150,6 +150,10 @@ public struct SegmentationDataset: Sendable {
 public struct DatasetError: Error, LocalizedError, Equatable {
   public let path: String
   public let reason: String
+  public init(path: String, reason: String) {
+    self.path = path
+    self.reason = reason
+  }
   public var errorDescription: String? { "\(path): \(reason)" }
 }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Data
 import Foundation
+import Tensor
+import Training
 
 /// `hspsam evaluate --pred DIR --gt DIR`: the polyp-benchmark metrics of saved prediction maps.
 struct EvaluateCommand: ParsableCommand {
@@ -18,8 +20,14 @@ struct EvaluateCommand: ParsableCommand {
 
   enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, csv, json }
 
-  @Option(help: "Folder of predicted maps.") var pred: String
-  @Option(help: "Folder of ground-truth masks.") var gt: String
+  @Option(help: "Folder of predicted maps (with --gt).") var pred: String?
+  @Option(help: "Folder of ground-truth masks (with --pred).") var gt: String?
+  @Option(help: "A training run folder or checkpoint: run the model instead of reading --pred maps.") var checkpoint: String?
+  @Option(name: .customLong("data"), help: "With --checkpoint: a dataset folder, or NAME=DIR (repeatable, one row each).")
+  var datasets: [String] = []
+  @Option(help: "With --checkpoint: split file inside each dataset folder (e.g. test.txt).") var split: String?
+  @Option(help: "With --checkpoint: write the probability maps here, one folder per dataset.") var savePred: String?
+  @Option(help: "With --checkpoint: also write this JSON summary file.") var summary: String?
   @Option(help: "Mask pixels with a value above this are foreground.") var gtThreshold = 127
   @Option(help: "table, csv or json.") var format: OutputFormat = .table
   @Option(help: "Row name (default: the ground-truth folder's parent name).") var name: String?
@@ -28,15 +36,60 @@ struct EvaluateCommand: ParsableCommand {
 
   func validate() throws {
     guard (0...254).contains(gtThreshold) else { throw ValidationError("--gt-threshold must be in 0...254") }
+    if checkpoint == nil {
+      guard pred != nil, gt != nil else { throw ValidationError("give --pred and --gt, or --checkpoint with --data") }
+    } else {
+      guard !datasets.isEmpty else { throw ValidationError("--checkpoint needs at least one --data") }
+      guard pred == nil, gt == nil else { throw ValidationError("--pred/--gt and --checkpoint exclude each other") }
+    }
   }
 
   func run() throws {
+    if let checkpoint { return try runModel(checkpoint) }
+    guard let pred, let gt else { return }
     let result = try FolderEvaluation.run(predictions: pred, groundTruth: gt, gtThreshold: gtThreshold,
                                           skipInvalid: skipInvalid, keepPerImage: perImage)
     for line in result.skipped { FileHandle.standardError.write(Data("skipped: \(line)\n".utf8)) }
     let rowName = name ?? URL(fileURLWithPath: gt).standardizedFileURL.deletingLastPathComponent().lastPathComponent
     print(MetricsReport.render([(rowName, result.summary)], format: format.rawValue,
                                perImage: perImage ? [rowName: result.perImage] : [:]))
+  }
+}
+
+extension EvaluateCommand {
+  /// Runs a trained model over each --data set and reports one row per set (means first in the JSON summary).
+  func runModel(_ checkpoint: String) throws {
+    let predictor = try PromptFreePredictor(checkpoint: checkpoint, baseCheckpoint: Paths.liteMedSAMWeights)
+    var rows: [(name: String, summary: [String: Double])] = []
+    var details: [[String: Any]] = []
+    for entry in datasets {
+      let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+      let (name, folder) = parts.count == 2 ? (Optional(parts[0]), parts[1]) : (nil, entry)
+      let dataset = try SegmentationDataset(root: folder, name: name, split: split, encoding: .threshold(gtThreshold))
+      let start = Date()
+      let row = try ModelEvaluation.run(predictor: predictor, dataset: dataset,
+                                        savePredictions: savePred.map { URL(fileURLWithPath: $0).appendingPathComponent(dataset.name).path }) { done, total in
+        FileHandle.standardError.write(Data("\r\(dataset.name): \(done)/\(total)".utf8))
+      }
+      let seconds = Date().timeIntervalSince(start)
+      FileHandle.standardError.write(Data(String(format: " (%.2f s per image)\n", seconds / Double(dataset.samples.count)).utf8))
+      rows.append((row.name, row.summary))
+      let ranked = row.perImage.sorted { $0.dice < $1.dice }
+      details.append(["dataset": row.name, "worst": ranked.prefix(5).map { ["stem": $0.stem, "Dice@0.5": $0.dice] },
+                      "best": ranked.suffix(5).reversed().map { ["stem": $0.stem, "Dice@0.5": $0.dice] },
+                      "secondsPerImage": seconds / Double(dataset.samples.count)])
+    }
+    print(MetricsReport.render(rows, format: format.rawValue))
+    if let summary {
+      let means = rows.map { row -> [String: Any] in
+        var object: [String: Any] = ["dataset": row.name]
+        for (k, v) in row.summary { object[k] = v.isNaN ? NSNull() : v }
+        return object
+      }
+      let document: [String: Any] = ["means": means, "details": details, "checkpoint": checkpoint,
+                                     "metricDefinitions": "../shared/notes/evaluation.md (pysodmetrics 1.6.2)"]
+      try writeAtomically(try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys]), to: summary)
+    }
   }
 }
 
