@@ -101,3 +101,27 @@ final class SAMParityTests: XCTestCase {
     }
   }
 }
+
+/// SAM ViT at another input size: a checkpoint made at one size loads into a model built for another, with
+/// `pos_embed` resized bilinearly and the global blocks' rel-pos tables resized to 2 * grid - 1 rows (SAMed).
+final class ViTInputSizeTests: XCTestCase {
+  func testCheckpointAdaptsToAnotherInputSize() throws {
+    func encoder(_ size: Int) throws -> ImageEncoderViT {
+      try ImageEncoderViT(ImageEncoderViTConfig(imgSize: size, embedDim: 32, depth: 2, numHeads: 2, globalAttnIndexes: [1],
+                                                patchSize: 8, windowSize: 3, outChans: 32))
+    }
+    let large = try encoder(128), small = try encoder(64)
+    try fillSeededWeights(large, seed: 9)
+    let state = Dictionary(uniqueKeysWithValues: large.stateDict().map { ($0.name, $0.tensor) })
+    XCTAssertThrowsError(try small.load(stateDict: state), "shapes differ before adaptation")
+    try small.load(stateDict: small.adaptPositionalParameters(state))
+    let positional = try XCTUnwrap(small.stateDict().first { $0.name == "pos_embed" }?.tensor)
+    XCTAssertEqual(positional.shape, [1, 8, 8, 32])
+    let expected = try XCTUnwrap(state["pos_embed"]).permute([0, 3, 1, 2]).interpolate(size: (8, 8), mode: .bilinear).permute([0, 2, 3, 1])
+    assertAllClose(positional, expected, atol: 1e-6)
+    XCTAssertEqual(small.stateDict().first { $0.name == "blocks.1.attn.rel_pos_h" }?.tensor.shape, [15, 16])
+    XCTAssertEqual(small.stateDict().first { $0.name == "blocks.0.attn.rel_pos_h" }?.tensor.shape, [5, 16], "windowed tables keep their size")
+    let out = try Torch.withNoGrad { try small(Tensor.rand([1, 3, 64, 64])) }
+    XCTAssertEqual(out.shape, [1, 32, 8, 8])
+  }
+}
