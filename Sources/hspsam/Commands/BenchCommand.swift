@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
     abstract: "Benchmarks (medians of repeated runs). Compare with scripts/bench.sh, which runs PyTorch beside us.",
-    subcommands: [FoundationBench.self, SAMBench.self, LoaderBench.self]
+    subcommands: [FoundationBench.self, SAMBench.self, LoaderBench.self, HSPBench.self]
   )
 }
 

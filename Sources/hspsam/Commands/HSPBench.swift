@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import Models
+import NN
+import Tensor
+
+/// `hspsam bench hsp`: where an HSP-SAM training step and a prediction spend their time (LiteMedSAM base).
+struct HSPBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "hsp",
+    abstract: "HSP-SAM: prefix cost, training step (forward + backward + AdamW) by part, prediction time, peak memory."
+  )
+
+  @Option(help: "Batch size of the training step.") var batchSize = 8
+  @Option(help: "Timed runs per workload.") var runs = 3
+  @Option(help: "Intra-op threads.") var threads = 2
+
+  func run() throws {
+    Torch.threadCount = threads
+    try Torch.manualSeed(0)
+    let weights = Paths.liteMedSAMWeights
+    guard FileManager.default.fileExists(atPath: weights) else { throw CommandError("\(weights) is missing: run scripts/setup.sh") }
+    let model = try Models.HSPSAM(config: HSPSAMConfig(), base: ModelRegistry.load(.litemedsam, checkpoint: weights))
+    let timer = BenchTimer(warmup: 1)
+    let b = batchSize
+    let images = try Tensor.rand([b, 3, 256, 256])
+    let target = try Tensor.rand([b, 256, 256]).gt(0.7).to(.int64)
+    var rows: [BenchResult] = []
+    let prefix = try model.encodePrefix(images)
+    rows.append(try timer.measure("prefix (frozen, cached once) per image", flop: 0, runs: runs, perItem: b) {
+      _ = try model.encodePrefix(images)
+    })
+    model.train()
+    let optimizer = AdamW(model.trainableParameters(), learningRate: 1e-4)
+    rows.append(try timer.measure("encoder tail fwd+bwd per image", flop: 0, runs: runs, perItem: b) {
+      try model.encodeLevels(from: prefix).map { try $0.sum() }.reduce(try Tensor.zeros([]), +).backward()
+    })
+    let features = try model.encodeLevels(from: prefix).map { try $0.detach() }
+    rows.append(try timer.measure("decoders fwd+bwd per image", flop: 0, runs: runs, perItem: b) {
+      let (logits, levels) = try model.decode(features: features)
+      var loss = try Losses.segmentation(logits: logits, target: target)
+      for level in levels { loss = try loss + Losses.segmentation(logits: level, target: target) * 0.25 }
+      try loss.backward()
+    })
+    rows.append(try timer.measure("whole training step per image", flop: 0, runs: runs, perItem: b) {
+      try optimizer.zeroGrad()
+      let (logits, levels) = try model.decode(features: model.encodeLevels(from: prefix))
+      var loss = try Losses.segmentation(logits: logits, target: target)
+      for level in levels { loss = try loss + Losses.segmentation(logits: level, target: target) * 0.25 }
+      try loss.backward()
+      try optimizer.step()
+    })
+    model.eval()
+    let one = try Tensor.rand([1, 3, 256, 256])
+    rows.append(try timer.measure("prediction, one image", flop: 0, runs: runs) {
+      _ = try Torch.withNoGrad { try model(one) }
+    })
+    print("hspsam bench hsp: batch \(b), \(threads) threads, \(model.trainableParameters().reduce(0) { $0 + $1.tensor.count }) trained parameters")
+    for r in rows { print(r.row) }
+    print(String(format: "training images/s (whole step): %.2f; peak resident memory: %.0f MB",
+                 1 / rows[3].seconds, peakResidentMegabytes()))
+  }
+}
