@@ -1,8 +1,8 @@
 import CTorch
 import Foundation
 
-/// A problem with a checkpoint file; the message names the file.
-public struct CheckpointError: Error, LocalizedError {
+/// A problem with a file (checkpoint, image, dataset entry); the message starts with the file's path.
+public struct FileError: Error, LocalizedError, Equatable {
   public let path: String
   public let reason: String
   public init(path: String, reason: String) {
@@ -11,6 +11,8 @@ public struct CheckpointError: Error, LocalizedError {
   }
   public var errorDescription: String? { "\(path): \(reason)" }
 }
+
+public typealias CheckpointError = FileError
 
 /// Reads PyTorch `.pth` files as `torch.save` writes them (a zip archive holding `data.pkl` and one record per
 /// storage): plain dicts, OrderedDicts with `_metadata`, nested dicts (`{"model": ...}`), float32/16/bf16 and

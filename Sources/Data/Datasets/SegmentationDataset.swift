@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// How a mask file is named from its image's stem.
 public enum MaskNaming: Codable, Equatable, Sendable {
@@ -124,7 +125,8 @@ public struct SegmentationDataset: Sendable {
     return (train, tests)
   }
 
-  static func listByStem(_ folder: URL) throws -> [String: String] {
+  /// stem -> path of the image files directly inside `folder`; two files with one stem are an error.
+  public static func listByStem(_ folder: URL) throws -> [String: String] {
     var files: [String: String] = [:]
     for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
       let url = folder.appendingPathComponent(name)
@@ -147,15 +149,7 @@ public struct SegmentationDataset: Sendable {
   }
 }
 
-public struct DatasetError: Error, LocalizedError, Equatable {
-  public let path: String
-  public let reason: String
-  public init(path: String, reason: String) {
-    self.path = path
-    self.reason = reason
-  }
-  public var errorDescription: String? { "\(path): \(reason)" }
-}
+public typealias DatasetError = FileError
 
 /// A small, fast, seedable generator (SplitMix64) so splits and augmentations repeat across runs and platforms.
 public struct SplitMix64: RandomNumberGenerator, Sendable {

@@ -1,12 +1,9 @@
 import CImageCodecs
 import Foundation
+import Tensor
 
 /// A file that could not be read or written as an image; the message names the file.
-public struct ImageIOError: Error, LocalizedError, Equatable {
-  public let path: String
-  public let reason: String
-  public var errorDescription: String? { "\(path): \(reason)" }
-}
+public typealias ImageIOError = FileError
 
 /// Image files through libjpeg-turbo, libpng and libtiff. The format is recognised from the file's first bytes,
 /// not its extension.

@@ -12,25 +12,13 @@ public struct FolderEvaluation {
     public let skipped: [String]
   }
 
-  public static let imageExtensions: Set<String> = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"]
-
-  /// stem -> path of the image files directly inside `folder`. Throws on a missing folder or duplicate stems.
+  /// stem -> path of the image files directly inside `folder`.
   public static func listImages(_ folder: String, option: String) throws -> [String: String] {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
       throw ImageIOError(path: folder, reason: "\(option): not a folder")
     }
-    var files: [String: String] = [:]
-    for name in try FileManager.default.contentsOfDirectory(atPath: folder).sorted() {
-      let url = URL(fileURLWithPath: folder).appendingPathComponent(name)
-      guard imageExtensions.contains(url.pathExtension.lowercased()) else { continue }
-      let stem = url.deletingPathExtension().lastPathComponent
-      if let existing = files[stem] {
-        throw ImageIOError(path: url.path, reason: "two files with stem '\(stem)' (also \(existing))")
-      }
-      files[stem] = url.path
-    }
-    return files
+    return try SegmentationDataset.listByStem(URL(fileURLWithPath: folder))
   }
 
   /// The 8-bit map resized to (height, width) with bilinear interpolation (half-pixel centres), rounded.
@@ -47,7 +35,7 @@ public struct FolderEvaluation {
     guard !gtFiles.isEmpty else { throw ImageIOError(path: groundTruth, reason: "--gt: no image files") }
     var skipped: [String] = []
     var pairs: [(stem: String, pred: String, gt: String)] = []
-    for stem in gtFiles.keys.sorted(by: stemOrder) {
+    for stem in gtFiles.keys.sorted(by: SegmentationDataset.naturalOrder) {
       if let pred = predFiles[stem] {
         pairs.append((stem, pred, gtFiles[stem]!))
       } else if skipInvalid {
@@ -96,15 +84,6 @@ public struct FolderEvaluation {
     return SegmentationMetrics.evaluate(prediction: values, groundTruth: truth, width: mask.width, height: mask.height)
   }
 
-  /// Numeric stems in numeric order ("2" before "10"), others alphabetically after them.
-  static func stemOrder(_ a: String, _ b: String) -> Bool {
-    switch (Int(a), Int(b)) {
-    case let (x?, y?): return x < y
-    case (.some, nil): return true
-    case (nil, .some): return false
-    default: return a < b
-    }
-  }
 }
 
 /// Slots written from concurrent workers (each index by one worker), read after they finish.
