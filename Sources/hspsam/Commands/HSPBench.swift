@@ -14,13 +14,18 @@ struct HSPBench: ParsableCommand {
   @Option(help: "Batch size of the training step.") var batchSize = 8
   @Option(help: "Timed runs per workload.") var runs = 3
   @Option(help: "Intra-op threads.") var threads = 2
+  @Option(parsing: .upToNextOption, help: "Levels whose prompts enter the encoder (1...3).") var promptedLevels: [Int] = [2, 3]
+  @Option(help: "LoRA placement: from-first-prompt, all, prompted-only, none.") var loraBlocks = "from-first-prompt"
 
   func run() throws {
     Torch.threadCount = threads
     try Torch.manualSeed(0)
     let weights = Paths.liteMedSAMWeights
     guard FileManager.default.fileExists(atPath: weights) else { throw CommandError("\(weights) is missing: run scripts/setup.sh") }
-    let model = try Models.HSPSAM(config: HSPSAMConfig(), base: ModelRegistry.load(.litemedsam, checkpoint: weights))
+    var config = HSPSAMConfig()
+    config.promptedLevels = promptedLevels
+    config.loraBlocks = loraBlocks
+    let model = try Models.HSPSAM(config: config, base: ModelRegistry.load(.litemedsam, checkpoint: weights))
     let timer = BenchTimer(warmup: 1)
     let b = batchSize
     let images = try Tensor.rand([b, 3, 256, 256])
@@ -55,7 +60,7 @@ struct HSPBench: ParsableCommand {
     rows.append(try timer.measure("prediction, one image", flop: 0, runs: runs) {
       _ = try Torch.withNoGrad { try model(one) }
     })
-    print("hspsam bench hsp: batch \(b), \(threads) threads, \(model.trainableParameters().reduce(0) { $0 + $1.tensor.count }) trained parameters")
+    print("hspsam bench hsp: prompted levels \(promptedLevels), LoRA \(loraBlocks), batch \(b), \(threads) threads, \(model.trainableParameters().reduce(0) { $0 + $1.tensor.count }) trained parameters")
     for r in rows { print(r.row) }
     print(String(format: "training images/s (whole step): %.2f; peak resident memory: %.0f MB",
                  1 / rows[3].seconds, peakResidentMegabytes()))
