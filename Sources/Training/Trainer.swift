@@ -118,6 +118,7 @@ public final class Trainer {
     var metadata = RunCheckpoint.Metadata(epoch: firstEpoch, step: step, bestValidationDice: bestDice, validationDice: nil,
                                           config: config, baseCheckpoint: URL(fileURLWithPath: options.baseCheckpoint).lastPathComponent,
                                           baseCheckpointBytes: baseBytes)
+    var history: [ProgressPlot.Point] = readHistory(logURL)
     let trainStart = Date()
     var imagesSeen = 0
     model.train()
@@ -193,6 +194,11 @@ public final class Trainer {
                                  "lr": optimizer.learningRate, "seconds": Date().timeIntervalSince(started)]
       if let validationDice { line["validationDice"] = validationDice }
       log.write(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) + Data("\n".utf8))
+      history.append(.init(epoch: epoch + 1, loss: epochLoss / Double(Swift.max(batches, 1)), learningRate: optimizer.learningRate,
+                           validationDice: validationDice))
+      let plot = ProgressPlot.render(history)
+      try ImageIO.writePNG(plot.rgb, width: plot.width, height: plot.height, channels: 3,
+                           to: out.appendingPathComponent("progress.png").path)
       if let validationDice { say(String(format: "\nepoch %d: validation Dice@0.5 %.4f (best %.4f)", epoch + 1, validationDice, bestDice)) }
     }
     if !fm.fileExists(atPath: bestPath) {  // no validation ran (tiny runs): last is the best we know
@@ -222,6 +228,17 @@ public final class Trainer {
       }
     }
     return total / Double(count)
+  }
+}
+
+/// The epochs already logged (a resumed run's plot continues them).
+func readHistory(_ log: URL) -> [ProgressPlot.Point] {
+  guard let text = try? String(contentsOf: log, encoding: .utf8) else { return [] }
+  return text.split(separator: "\n").compactMap { line in
+    guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+          let epoch = object["epoch"] as? Int, let loss = object["loss"] as? Double, let lr = object["lr"] as? Double
+    else { return nil }
+    return ProgressPlot.Point(epoch: epoch, loss: loss, learningRate: lr, validationDice: object["validationDice"] as? Double)
   }
 }
 

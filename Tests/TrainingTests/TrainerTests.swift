@@ -73,6 +73,9 @@ final class TrainerTests: XCTestCase {
     let lines = try String(contentsOf: folder.appendingPathComponent("split/log.jsonl"), encoding: .utf8)
     XCTAssertTrue(lines.contains("\"epoch\":1"), lines)
     XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("split/config.json").path))
+    let plot = try ImageIO.read(folder.appendingPathComponent("split/progress.png").path)
+    XCTAssertEqual([plot.width, plot.height, plot.channels], [720, 600, 3], "progress.png: three panels")
+    XCTAssertTrue(plot.samples.contains { $0 < 100 }, "something is drawn")
   }
 
   func testBadConfigsAndData() throws {
