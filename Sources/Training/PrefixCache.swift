@@ -12,6 +12,8 @@ struct CachedExample {
 
 /// The frozen, prompt-independent encoder prefix of every training image and augmentation copy, computed once
 /// (batched, no grad) and kept in memory as float16 (note 3.14). Copy 0 of each image is un-augmented.
+/// With a `folder`, each copy is also stored as `<stem>_v<copy>.safetensors` under a key of everything it depends
+/// on (base weights, adapted block, input transform, augmentation, seed), so later runs and ablations reuse it.
 final class PrefixCache {
   private(set) var examples: [[CachedExample]] = []  // [sample][variant]
 
@@ -23,29 +25,62 @@ final class PrefixCache {
   }
 
   init(model: HSPSAM, dataset: SegmentationDataset, transform: SampleTransform, variants: Int, seed: UInt64,
-       batchSize: Int, progress: (Int, Int) -> Void) throws {
+       batchSize: Int, folder: URL?, key: String, progress: (Int, Int) -> Void) throws {
     let plain = SampleTransform(size: transform.size, geometry: transform.geometry, normalization: transform.normalization)
     let total = dataset.samples.count * variants
     var done = 0
-    examples = Array(repeating: [], count: dataset.samples.count)
+    var slots = [[CachedExample?]](repeating: Array(repeating: nil, count: variants), count: dataset.samples.count)
+    let store = folder?.appendingPathComponent(String(format: "%016llx", stableHash(key)))
+    if let store { try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true) }
+    func file(_ stem: String, _ variant: Int) -> String? { store?.appendingPathComponent("\(stem)_v\(variant).safetensors").path }
     for variant in 0..<variants {
-      let loader = DataLoader(dataset: dataset, transform: variant == 0 ? plain : transform, batchSize: batchSize,
-                              shuffle: false, seed: seed &+ UInt64(variant) &* 7919)
+      var missing: [Int] = []
+      for (i, sample) in dataset.samples.enumerated() {
+        if let path = file(sample.stem, variant), FileManager.default.fileExists(atPath: path),
+           let example = try? Self.read(path) {
+          slots[i][variant] = example
+          done += 1
+        } else {
+          missing.append(i)
+        }
+      }
+      progress(done, total)
+      guard !missing.isEmpty else { continue }
+      let loader = DataLoader(dataset: dataset.subset(missing.map { dataset.samples[$0] }),
+                              transform: variant == 0 ? plain : transform, batchSize: batchSize, shuffle: false,
+                              seed: seed &+ UInt64(variant) &* 7919)
       loader.epoch = variant
-      var index = 0
+      var position = 0
       for result in loader {
         let batch = try result.get()
         let prefix = try model.encodePrefix(batch.images)
         for i in 0..<batch.samples.count {
           let features = try prefix.features.mapValues { try $0.select(dim: 0, index: i).to(.float16).clone() }
-          examples[index].append(CachedExample(tokens: try prefix.tokens.select(dim: 0, index: i).to(.float16).clone(),
-                                               features: features, mask: try batch.masks[i].to(.uint8)))
-          index += 1
+          let example = CachedExample(tokens: try prefix.tokens.select(dim: 0, index: i).to(.float16).clone(),
+                                      features: features, mask: try batch.masks[i].to(.uint8))
+          if let path = file(batch.samples[i].stem, variant) { try Self.write(example, to: path) }
+          slots[missing[position]][variant] = example
+          position += 1
         }
         done += batch.samples.count
         progress(done, total)
       }
     }
+    examples = slots.map { $0.map { $0! } }
+  }
+
+  static func write(_ example: CachedExample, to path: String) throws {
+    var tensors: [(name: String, tensor: Tensor)] = [("tokens", example.tokens), ("mask", example.mask)]
+    tensors += example.features.sorted { $0.key < $1.key }.map { ("feature.\($0.key)", $0.value) }
+    try Safetensors.write(tensors, to: path)
+  }
+
+  static func read(_ path: String) throws -> CachedExample {
+    let tensors = Dictionary(uniqueKeysWithValues: try Safetensors.read(path: path).tensors.map { ($0.name, $0.tensor) })
+    guard let tokens = tensors["tokens"], let mask = tensors["mask"] else { throw TrainingError("\(path): incomplete cache entry") }
+    var features: [Int: Tensor] = [:]
+    for (name, tensor) in tensors where name.hasPrefix("feature.") { features[Int(name.dropFirst(8)) ?? -1] = tensor }
+    return CachedExample(tokens: tokens, features: features, mask: mask)
   }
 
   /// A batch of examples (one variant per sample) as float32 prefixes and int64 masks.

@@ -21,6 +21,8 @@ public final class Trainer {
     /// Stop after this many optimiser steps (benchmarks and tests); nil runs the schedule.
     public var maxSteps: Int?
     public var quiet = false
+    /// Where frozen-prefix caches persist across runs (nil: memory only).
+    public var cacheFolder: URL? = Trainer.defaultCacheFolder
     public init(data: String, output: String, baseCheckpoint: String) {
       self.data = data
       self.output = output
@@ -39,6 +41,13 @@ public final class Trainer {
 
   let config: TrainingConfig
   let options: Options
+
+  /// `HSPSAM_CACHE` or ~/.cache/hspsam, then `prefix/`.
+  public static var defaultCacheFolder: URL {
+    let environment = ProcessInfo.processInfo.environment
+    let root = environment["HSPSAM_CACHE"] ?? ((environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/hspsam")
+    return URL(fileURLWithPath: root).appendingPathComponent("prefix")
+  }
 
   public init(config: TrainingConfig, options: Options) {
     self.config = config
@@ -83,12 +92,19 @@ public final class Trainer {
     say("caching the frozen encoder prefix: \(trainSet.samples.count) images x \(config.cachedVariants) copies, " +
         "\(validationSet.samples.count) validation images")
     let cacheStart = Date()
+    // Everything the cached prefix depends on: the base weights, where the adapted blocks start, the input transform.
+    let keyEncoder = JSONEncoder()
+    keyEncoder.outputFormatting = [.sortedKeys]  // a stable text: the key must not depend on dictionary order
+    let augmentationJSON = String(decoding: try keyEncoder.encode(config.augmentation), as: UTF8.self)
+    let cacheKey = "base=\(baseBytes) start=\(model.adaptedStart.stage).\(model.adaptedStart.block) size=\(config.inputSize) " +
+      "seed=\(config.seed) aug=\(augmentationJSON) data=\(URL(fileURLWithPath: options.data).standardizedFileURL.path)"
     let trainCache = try PrefixCache(model: model, dataset: trainSet, transform: transform, variants: config.cachedVariants,
-                                     seed: config.seed, batchSize: 8) { done, total in
+                                     seed: config.seed, batchSize: 8, folder: options.cacheFolder, key: cacheKey) { done, total in
       if !self.options.quiet { FileHandle.standardError.write(Data("\r  prefix \(done)/\(total)".utf8)) }
     }
     let validationCache = validationSet.samples.isEmpty ? nil : try PrefixCache(
-      model: model, dataset: validationSet, transform: transform, variants: 1, seed: config.seed, batchSize: 8) { _, _ in }
+      model: model, dataset: validationSet, transform: transform, variants: 1, seed: config.seed, batchSize: 8,
+      folder: options.cacheFolder, key: cacheKey) { _, _ in }
     let cacheSeconds = Date().timeIntervalSince(cacheStart)
     say(String(format: "\n  cached in %.0f s (%.0f MB)", cacheSeconds, Double(trainCache.byteCount) / 1e6))
 

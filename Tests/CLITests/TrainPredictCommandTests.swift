@@ -23,14 +23,17 @@ final class TrainPredictCommandTests: XCTestCase {
     let config = folder.appendingPathComponent("config.json")
     try Data(#"{"batchSize": 2, "cachedVariants": 1, "model": {"promptsPerLevel": 1}}"#.utf8).write(to: config)
     let run = folder.appendingPathComponent("run").path
+    let cache = ["HSPSAM_CACHE": folder.appendingPathComponent("cache").path]
     let trained = try runHSPSAM(["train", "--config", config.path, "--data", data.path, "--out", run, "--max-steps", "1",
-                                 "--val-fraction", "0.3"])
+                                 "--val-fraction", "0.3"], environment: cache)
     XCTAssertEqual(trained.status, 0, trained.stderr)
     XCTAssertTrue(trained.stdout.contains("trained 1 steps"), trained.stdout)
     for file in ["config.json", "best.safetensors", "last.safetensors", "log.jsonl"] {
       XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/" + file), file)
     }
-    let again = try runHSPSAM(["train", "--config", config.path, "--data", data.path, "--out", run, "--max-steps", "1"])
+    XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("cache/prefix").path), "HSPSAM_CACHE is used")
+    let again = try runHSPSAM(["train", "--config", config.path, "--data", data.path, "--out", run, "--max-steps", "1"],
+                              environment: cache)
     XCTAssertNotEqual(again.status, 0)
     XCTAssertTrue(again.stderr.contains("already holds a run"), again.stderr)
 

@@ -57,7 +57,9 @@ public func assertAllClose(_ actual: Tensor, _ expected: Tensor, atol: Double, r
 }
 
 /// Runs the built `hspsam` executable (next to the test bundle) as a user would.
-public func runHSPSAM(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+public func runHSPSAM(_ arguments: [String], environment: [String: String] = [:]) throws
+  -> (status: Int32, stdout: String, stderr: String)
+{
   let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
   var executable = folder.appendingPathComponent("hspsam")
   if !FileManager.default.fileExists(atPath: executable.path) {
@@ -66,6 +68,9 @@ public func runHSPSAM(_ arguments: [String]) throws -> (status: Int32, stdout: S
   let process = Process()
   process.executableURL = executable
   process.arguments = arguments
+  if !environment.isEmpty {
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+  }
   let out = Pipe(), err = Pipe()
   process.standardOutput = out
   process.standardError = err

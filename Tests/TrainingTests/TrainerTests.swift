@@ -41,6 +41,7 @@ final class TrainerTests: XCTestCase {
     o.maxSteps = maxSteps
     o.resume = resume
     o.quiet = true
+    o.cacheFolder = folder.appendingPathComponent("cache")  // shared by the runs of one test: the resumed run reads it
     return o
   }
 
@@ -70,6 +71,9 @@ final class TrainerTests: XCTestCase {
     for (name, tensor) in a.model {
       assertAllClose(try XCTUnwrap(b.model[name]), tensor, atol: 1e-6, "\(name) after resume")
     }
+    let cached = try FileManager.default.subpathsOfDirectory(atPath: folder.appendingPathComponent("cache").path)
+      .filter { $0.hasSuffix(".safetensors") }
+    XCTAssertEqual(cached.count, 5, "4 training + 1 validation prefixes persisted once, reused by the later runs")
     let lines = try String(contentsOf: folder.appendingPathComponent("split/log.jsonl"), encoding: .utf8)
     XCTAssertTrue(lines.contains("\"epoch\":1"), lines)
     XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("split/config.json").path))

@@ -13,7 +13,7 @@ public struct Batch {
 
 /// Reads, decodes and transforms samples on background threads, `prefetch` batches ahead of the consumer.
 /// The order of epoch e is a SplitMix64(seed + e) shuffle; each sample's augmentation draws from its own generator
-/// seeded by (seed, epoch, index), so a run repeats exactly whatever the thread timing.
+/// seeded by (seed, epoch, stem), so a run repeats exactly whatever the thread timing.
 public final class DataLoader: Sequence, @unchecked Sendable {  // immutable but for `epoch` (consumer only)
   public let dataset: SegmentationDataset
   public let transform: SampleTransform
@@ -61,7 +61,8 @@ public final class DataLoader: Sequence, @unchecked Sendable {  // immutable but
                          reason: "mask is \(mask.width)x\(mask.height), image \(sample.imagePath) is \(image.width)x\(image.height)")
     }
     let classes = try dataset.encoding.classIndices(mask, path: sample.maskPath)
-    var generator = SplitMix64(seed: seed ^ (UInt64(epoch) << 32) ^ UInt64(index) &* 0xD1B5_4A32_D192_ED03)
+    // Seeded by the sample's stem, not its position, so a subset of a dataset augments each image identically.
+    var generator = SplitMix64(seed: seed ^ (UInt64(epoch) << 32) ^ stableHash(sample.stem) &* 0xD1B5_4A32_D192_ED03)
     return try transform.apply(rgb: image.rgb8(), classes: classes, height: image.height, width: image.width,
                                using: &generator)
   }
@@ -153,4 +154,11 @@ final class PrefetchBuffer<T>: @unchecked Sendable {
     condition.broadcast()
     condition.unlock()
   }
+}
+
+/// FNV-1a, 64 bits: a hash that stays the same across processes (Swift's `Hasher` is seeded per process).
+public func stableHash(_ text: String) -> UInt64 {
+  var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+  for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+  return hash
 }
