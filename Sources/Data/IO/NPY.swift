@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// NumPy `.npy` files (format 1.0), little-endian float32, C order.
 public enum NPY {
@@ -16,7 +17,7 @@ public enum NPY {
     withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
     data.append(contentsOf: Array(header.utf8))
     values.withUnsafeBytes { data.append(contentsOf: $0) }
-    try writeFileAtomically(data, to: path)
+    try writeAtomically(data, to: path)
   }
 
   /// Reads a float32 little-endian C-order `.npy` file.
@@ -40,20 +41,5 @@ public enum NPY {
     guard body.count == count * 4 else { throw ImageIOError(path: path, reason: "data size does not match shape \(shape)") }
     let values = body.withUnsafeBytes { raw in (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
     return (values, shape)
-  }
-}
-
-/// Writes `data` to a temporary sibling file and renames it over `path`.
-func writeFileAtomically(_ data: Data, to path: String) throws {
-  let url = URL(fileURLWithPath: path)
-  let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-  do {
-    try data.write(to: temporary)
-  } catch {
-    throw ImageIOError(path: path, reason: "cannot be written (\(error.localizedDescription))")
-  }
-  guard rename(temporary.path, url.path) == 0 else {
-    try? FileManager.default.removeItem(at: temporary)
-    throw ImageIOError(path: path, reason: "cannot be written (rename failed, errno \(errno))")
   }
 }
