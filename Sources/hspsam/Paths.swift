@@ -26,3 +26,34 @@ func checkWritable(_ path: String, option: String) throws {
     throw CommandError("\(option) \(path): folder \(folder) does not exist")
   }
 }
+
+/// Trained models shipped in the repository's `models/` folder (trained parameters only, float16; the base
+/// LiteMedSAM weights come from set-up). `hspsam predict` and `evaluate` use the first when no checkpoint is given.
+enum BuiltinModels {
+  static let all = ["hsp-clinicdb"]
+  static var names: String { all.joined(separator: ", ") }
+  static func path(_ name: String) -> String { Paths.repository.appendingPathComponent("models/\(name).safetensors").path }
+}
+
+extension Paths {
+  /// A run folder, a checkpoint file, a built-in model name, or nil for the default built-in model.
+  static func resolveCheckpoint(_ checkpoint: String?) throws -> String {
+    let name = checkpoint ?? BuiltinModels.all[0]
+    if BuiltinModels.all.contains(name) && !FileManager.default.fileExists(atPath: name) {
+      let path = BuiltinModels.path(name)
+      guard FileManager.default.fileExists(atPath: path) else {
+        throw CommandError("built-in model \(name) is missing (\(path)): check out the repository's models/ folder or pass --checkpoint RUN")
+      }
+      return path
+    }
+    return name
+  }
+}
+
+/// `--data` values: `DIR` (named by its folder) or `NAME=DIR`.
+enum DatasetArgument {
+  static func parse(_ entry: String) -> (name: String?, folder: String) {
+    let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+    return parts.count == 2 && !parts[0].isEmpty ? (parts[0], parts[1]) : (nil, entry)
+  }
+}

@@ -15,7 +15,8 @@ struct PredictCommand: ParsableCommand {
       """
   )
 
-  @Option(help: "A training run folder or its .safetensors checkpoint.") var checkpoint: String?
+  @Option(help: "A training run folder, its .safetensors checkpoint, or a built-in model (\(BuiltinModels.names); the default).")
+  var checkpoint: String?
   @Argument(help: "Images, or folders of images.") var inputs: [String]
   @Option(help: "Output folder (created if missing).") var output: String
   @Flag(help: "Also write overlays.") var overlay = false
@@ -23,9 +24,7 @@ struct PredictCommand: ParsableCommand {
   @Option(help: "LiteMedSAM base weights (default: the set-up copy).") var baseCheckpoint: String?
 
   func run() throws {
-    guard let checkpoint else {
-      throw ValidationError("--checkpoint is required: no trained model ships with hspsam yet (train one with hspsam train)")
-    }
+    let checkpoint = try Paths.resolveCheckpoint(checkpoint)
     let files = try inputs.flatMap { input -> [String] in
       var isDirectory: ObjCBool = false
       guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {

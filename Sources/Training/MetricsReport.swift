@@ -1,0 +1,51 @@
+import Data
+import Foundation
+
+/// Tables, CSV and JSON of metric rows (one per dataset).
+public enum MetricsReport {
+  public static func number(_ value: Double?) -> String {
+    guard let value else { return "" }
+    if value.isNaN { return "nan" }
+    return value == value.rounded() && Swift.abs(value) < 1e9 ? String(Int(value)) : String(format: "%.4f", value)
+  }
+
+  public static func render(_ rows: [(name: String, summary: [String: Double])], format: String,
+                     perImage: [String: [(stem: String, metrics: ImageMetrics)]] = [:]) -> String {
+    let names = MetricsAccumulator.metricNames
+    switch format {
+    case "csv":
+      return (["dataset," + names.joined(separator: ",")]
+        + rows.map { row in ([row.name] + names.map { number(row.summary[$0]) }).joined(separator: ",") })
+        .joined(separator: "\n")
+    case "json":
+      func jsonValue(_ v: Double?) -> Any { guard let v, !v.isNaN else { return NSNull() }; return v }
+      let objects: [[String: Any]] = rows.map { row in
+        var object: [String: Any] = ["dataset": row.name]
+        for name in names { object[name] = name == "count" || name == "emptyGT" ? Int(row.summary[name] ?? 0) : jsonValue(row.summary[name]) }
+        if let images = perImage[row.name] {
+          object["perImage"] = images.map { item -> [String: Any] in
+            ["name": item.stem, "mDice": jsonValue(item.metrics.mDice), "mIoU": jsonValue(item.metrics.mIoU),
+             "Smeasure": jsonValue(item.metrics.sMeasure), "wFmeasure": jsonValue(item.metrics.wFmeasure),
+             "meanEmeasure": jsonValue(item.metrics.meanEmeasure), "adpEmeasure": jsonValue(item.metrics.adpEmeasure),
+             "MAE": jsonValue(item.metrics.mae), "Dice@0.5": item.metrics.dice05, "IoU@0.5": item.metrics.iou05]
+          }
+        }
+        return object
+      }
+      let data = (try? JSONSerialization.data(withJSONObject: objects.count == 1 ? objects[0] as Any : objects,
+                                              options: [.prettyPrinted, .sortedKeys])) ?? Data()
+      return String(decoding: data, as: UTF8.self)
+    default:
+      let widths = names.map { Swift.max($0.count, 6) }
+      let nameWidth = Swift.max(8, rows.map(\.name.count).max() ?? 0)
+      var lines = ["dataset".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
+        + zip(names, widths).map { $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: " ")]
+      for row in rows {
+        lines.append(row.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
+          + zip(names, widths).map { number(row.summary[$0.0]).padding(toLength: $0.1, withPad: " ", startingAt: 0) }
+          .joined(separator: " "))
+      }
+      return lines.joined(separator: "\n")
+    }
+  }
+}

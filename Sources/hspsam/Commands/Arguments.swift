@@ -1,0 +1,4 @@
+import ArgumentParser
+import Training
+
+extension LiteMedSAMBaseline.Mode: ExpressibleByArgument {}
