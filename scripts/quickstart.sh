@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Sets everything up, builds hspsam (release) and runs the main job: LiteMedSAM segments a polyp from a box on a
-# CVC-ClinicDB frame (from ../shared/data when present), writing the mask and an overlay to out/quickstart/.
+# Sets everything up, builds hspsam (release) and runs the main job: the shipped HSP-SAM polyp model
+# (models/hsp-clinicdb.safetensors) segments, with no prompt of any kind, the repository's synthetic sample frame
+# and, when ../shared/data is present, the 62 CVC-ClinicDB test frames, which it also scores. Output in out/quickstart/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 swift build -c release --product hspsam
-.build/release/hspsam inspect vendor/weights/lite_medsam.pth --depth 1
-frame=../shared/data/CVC-ClinicDB/images/14.tif
-if [ -f "$frame" ]; then
-  mkdir -p out/quickstart
-  .build/release/hspsam segment --model litemedsam --box 40,149,329,279 \
-    --output out/quickstart/14_mask.png --overlay out/quickstart/14_overlay.png "$frame"
-  echo "quickstart: open out/quickstart/14_overlay.png"
+bin=.build/release/hspsam
+mkdir -p out/quickstart
+"$bin" predict samples/images/synthetic_polyp.png --output out/quickstart --overlay --prob
+echo "quickstart: open out/quickstart/synthetic_polyp_overlay.png (mask: out/quickstart/synthetic_polyp.png)"
+clinic=../shared/data/CVC-ClinicDB
+if [ -f "$clinic/test.txt" ]; then
+  "$bin" evaluate --data "CVC-ClinicDB test=$clinic" --split test.txt --report out/quickstart/report
+  echo "quickstart: open out/quickstart/report/index.html (metrics, Dice histogram, best and worst cases)"
 else
-  echo "quickstart: $frame not found; skipping the segmentation example"
+  echo "quickstart: $clinic not found; the ClinicDB test evaluation is skipped"
 fi

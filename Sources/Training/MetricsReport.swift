@@ -3,16 +3,24 @@ import Foundation
 
 /// Tables, CSV and JSON of metric rows (one per dataset).
 public enum MetricsReport {
-  public static func number(_ value: Double?) -> String {
+  public static func number(_ value: Double?, digits: Int = 4) -> String {
     guard let value else { return "" }
     if value.isNaN { return "nan" }
-    return value == value.rounded() && Swift.abs(value) < 1e9 ? String(Int(value)) : String(format: "%.4f", value)
+    return value == value.rounded() && Swift.abs(value) < 1e9 ? String(Int(value)) : String(format: "%.\(digits)f", value)
   }
 
-  public static func render(_ rows: [(name: String, summary: [String: Double])], format: String,
+  /// The columns of the markdown rows, after method and dataset (scripts/reproduce.sh writes the header).
+  public static let markdownColumns = ["count", "Dice@0.5", "IoU@0.5", "mDice", "mIoU", "Smeasure", "wFmeasure", "meanEmeasure", "MAE"]
+  public static func render(_ rows: [(name: String, summary: [String: Double])], format: String, method: String? = nil,
                      perImage: [String: [(stem: String, metrics: ImageMetrics)]] = [:]) -> String {
     let names = MetricsAccumulator.metricNames
     switch format {
+    case "markdown":
+      // The README's results rows: `| method | dataset | n | Dice@0.5 | IoU@0.5 | mDice | mIoU | Smeasure | wFmeasure | meanEm | MAE |`.
+      return rows.map { row in
+        "| \(method ?? "") | \(row.name) | " + markdownColumns.map { number(row.summary[$0], digits: $0 == "count" ? 0 : 3) }
+          .joined(separator: " | ") + " |"
+      }.joined(separator: "\n")
     case "csv":
       return (["dataset," + names.joined(separator: ",")]
         + rows.map { row in ([row.name] + names.map { number(row.summary[$0]) }).joined(separator: ",") })

@@ -69,6 +69,11 @@ final class PrefixCache {
     examples = slots.map { $0.map { $0! } }
   }
 
+  /// Several datasets' caches as one pool (indices run through them in order).
+  init(concatenating caches: [PrefixCache]) {
+    examples = caches.flatMap(\.examples)
+  }
+
   static func write(_ example: CachedExample, to path: String) throws {
     var tensors: [(name: String, tensor: Tensor)] = [("tokens", example.tokens), ("mask", example.mask)]
     tensors += example.features.sorted { $0.key < $1.key }.map { ("feature.\($0.key)", $0.value) }

@@ -27,6 +27,17 @@ public enum RunCheckpoint {
     try Safetensors.write(tensors, metadata: ["hspsam": json, "format": "hspsam-run-1"], to: path)
   }
 
+  /// Writes a shippable copy of a checkpoint: trained tensors only (no optimiser state), optionally float16
+  /// (restoring converts back to float32), same metadata. Refuses to overwrite an existing file.
+  public static func export(from source: String, to target: String, half: Bool) throws {
+    guard !FileManager.default.fileExists(atPath: target) else { throw TrainingError("\(target) exists: not overwritten") }
+    let (metadata, model, _) = try read(source)
+    let tensors = try model.sorted { $0.key < $1.key }.map { (modelPrefix + $0.key, half ? try $0.value.to(.float16) : $0.value) }
+    let json = String(decoding: try JSONEncoder().encode(metadata), as: UTF8.self)
+    try Safetensors.write(tensors, metadata: ["hspsam": json, "format": "hspsam-run-1", "exportedFrom": URL(fileURLWithPath: source).lastPathComponent],
+                          to: target)
+  }
+
   /// Reads a checkpoint's metadata and tensors; errors name the file.
   public static func read(_ path: String) throws -> (metadata: Metadata, model: [String: Tensor], optimizer: [String: Tensor]) {
     let (tensors, raw) = try Safetensors.read(path: path)

@@ -11,8 +11,23 @@ nonisolated(unsafe) var interruptRequested = false
 /// decay, gradient clipping, deep supervision, validation Dice@0.5 every few epochs, `best` and `last` checkpoints,
 /// JSONL log, resumable.
 public final class Trainer {
+  /// One training dataset: a folder (with its own `split` file and validation split), a row name, and how many
+  /// draws per epoch relative to its size (weight 1: each image once; 2: twice; 0.5: a seeded half).
+  public struct DataSource: Equatable {
+    public var folder: String
+    public var name: String?
+    public var weight: Double
+    public init(folder: String, name: String? = nil, weight: Double = 1) {
+      self.folder = folder
+      self.name = name
+      self.weight = weight
+    }
+  }
+
   public struct Options {
-    public var data: String
+    /// The datasets trained on together (their union, weighted); validation is reported per dataset.
+    public var datasets: [DataSource]
+    public var data: String { datasets[0].folder }
     public var split: String?
     public var validationFraction = 0.1
     public var output: String
@@ -24,7 +39,10 @@ public final class Trainer {
     /// Where frozen-prefix caches persist across runs (nil: memory only).
     public var cacheFolder: URL? = Trainer.defaultCacheFolder
     public init(data: String, output: String, baseCheckpoint: String) {
-      self.data = data
+      self.init(datasets: [DataSource(folder: data)], output: output, baseCheckpoint: baseCheckpoint)
+    }
+    public init(datasets: [DataSource], output: String, baseCheckpoint: String) {
+      self.datasets = datasets
       self.output = output
       self.baseCheckpoint = baseCheckpoint
     }
@@ -74,14 +92,22 @@ public final class Trainer {
         throw TrainingError("--resume: \(configPath) differs from the configuration the run was started with")
       }
     }
+    // Data: each dataset's training split minus its own seeded validation split.
+    guard !options.datasets.isEmpty else { throw TrainingError("no --data given") }
+    var parts: [(name: String, train: SegmentationDataset, validation: SegmentationDataset, source: DataSource)] = []
+    for source in options.datasets {
+      guard source.weight > 0, source.weight.isFinite else { throw TrainingError("\(source.folder): weight must be > 0, got \(source.weight)") }
+      let full = try SegmentationDataset(root: source.folder, name: source.name, split: options.split, encoding: .threshold(127))
+      guard !parts.contains(where: { $0.name == full.name }) else {
+        throw TrainingError("two --data are named \(full.name): name them with NAME=DIR")
+      }
+      let (train, validation) = full.splitValidation(fraction: options.validationFraction, seed: config.seed)
+      guard !train.samples.isEmpty else { throw TrainingError("\(source.folder): no training samples left") }
+      parts.append((full.name, train, validation, source))
+    }
+    // The run folder is made only once the data opened: a bad --data leaves nothing behind.
     try fm.createDirectory(at: out, withIntermediateDirectories: true)
     try writeAtomically(try config.json(), to: configPath)
-
-    // Data: training split minus a seeded validation split.
-    let full = try SegmentationDataset(root: options.data, split: options.split,
-                                       encoding: .threshold(127))
-    let (trainSet, validationSet) = full.splitValidation(fraction: options.validationFraction, seed: config.seed)
-    guard !trainSet.samples.isEmpty else { throw TrainingError("\(options.data): no training samples left") }
     Torch.threadCount = ProcessInfo.processInfo.activeProcessorCount
     try Torch.manualSeed(config.seed)
     let base = try ModelRegistry.load(.litemedsam, checkpoint: options.baseCheckpoint)
@@ -89,26 +115,39 @@ public final class Trainer {
     let baseBytes = (try fm.attributesOfItem(atPath: options.baseCheckpoint)[.size] as? Int) ?? 0
 
     let transform = SampleTransform(size: config.inputSize, normalization: .minmax01, augmentation: config.augmentation)
-    say("caching the frozen encoder prefix: \(trainSet.samples.count) images x \(config.cachedVariants) copies, " +
-        "\(validationSet.samples.count) validation images")
     let cacheStart = Date()
     // Everything the cached prefix depends on: the base weights, where the adapted blocks start, the input transform.
     let keyEncoder = JSONEncoder()
     keyEncoder.outputFormatting = [.sortedKeys]  // a stable text: the key must not depend on dictionary order
     let augmentationJSON = String(decoding: try keyEncoder.encode(config.augmentation), as: UTF8.self)
-    let cacheKey = "base=\(baseBytes) start=\(model.adaptedStart.stage).\(model.adaptedStart.block) size=\(config.inputSize) " +
-      "seed=\(config.seed) aug=\(augmentationJSON) data=\(URL(fileURLWithPath: options.data).standardizedFileURL.path)"
-    let trainCache = try PrefixCache(model: model, dataset: trainSet, transform: transform, variants: config.cachedVariants,
-                                     seed: config.seed, batchSize: 8, folder: options.cacheFolder, key: cacheKey) { done, total in
-      if !self.options.quiet { FileHandle.standardError.write(Data("\r  prefix \(done)/\(total)".utf8)) }
+    var trainCaches: [PrefixCache] = []
+    var validationCaches: [(name: String, cache: PrefixCache, count: Int)] = []
+    for part in parts {
+      say("caching the frozen encoder prefix of \(part.name): \(part.train.samples.count) images x \(config.cachedVariants) copies, " +
+          "\(part.validation.samples.count) validation images")
+      let cacheKey = "base=\(baseBytes) start=\(model.adaptedStart.stage).\(model.adaptedStart.block) size=\(config.inputSize) " +
+        "seed=\(config.seed) aug=\(augmentationJSON) data=\(URL(fileURLWithPath: part.source.folder).standardizedFileURL.path)"
+      trainCaches.append(try PrefixCache(model: model, dataset: part.train, transform: transform, variants: config.cachedVariants,
+                                         seed: config.seed, batchSize: 8, folder: options.cacheFolder, key: cacheKey) { done, total in
+        if !self.options.quiet { FileHandle.standardError.write(Data("\r  prefix \(done)/\(total)".utf8)) }
+      })
+      if !part.validation.samples.isEmpty {
+        validationCaches.append((part.name, try PrefixCache(
+          model: model, dataset: part.validation, transform: transform, variants: 1, seed: config.seed, batchSize: 8,
+          folder: options.cacheFolder, key: cacheKey) { _, _ in }, part.validation.samples.count))
+      }
+      say("")
     }
-    let validationCache = validationSet.samples.isEmpty ? nil : try PrefixCache(
-      model: model, dataset: validationSet, transform: transform, variants: 1, seed: config.seed, batchSize: 8,
-      folder: options.cacheFolder, key: cacheKey) { _, _ in }
+    let trainCache = PrefixCache(concatenating: trainCaches)
     let cacheSeconds = Date().timeIntervalSince(cacheStart)
-    say(String(format: "\n  cached in %.0f s (%.0f MB)", cacheSeconds, Double(trainCache.byteCount) / 1e6))
+    say(String(format: "  cached in %.0f s (%.0f MB)", cacheSeconds, Double(trainCache.byteCount) / 1e6))
+    // Draws per epoch: each dataset contributes round(weight x size) samples (at least one).
+    var offsets: [Int] = [], offset = 0
+    for cache in trainCaches { offsets.append(offset); offset += cache.examples.count }
+    let draws = zip(trainCaches, parts).map { Swift.max(1, Int((Double($0.0.examples.count) * $0.1.source.weight).rounded())) }
+    let samplesPerEpoch = draws.reduce(0, +)
 
-    let stepsPerEpoch = (trainSet.samples.count + config.batchSize - 1) / config.batchSize
+    let stepsPerEpoch = (samplesPerEpoch + config.batchSize - 1) / config.batchSize
     let totalSteps = stepsPerEpoch * config.epochs
     let warmup = config.warmupIters ?? Swift.min(250, totalSteps / 20)
     let schedule = WarmupPolynomialSchedule(baseLearningRate: config.learningRate, warmupSteps: warmup,
@@ -140,8 +179,7 @@ public final class Trainer {
     model.train()
     epochs: for epoch in firstEpoch..<config.epochs {
       var generator = SplitMix64(seed: config.seed &+ UInt64(epoch) &* 1_000_003)
-      var order = Array(trainSet.samples.indices)
-      order.shuffle(using: &generator)
+      let order = Self.epochOrder(sizes: trainCaches.map(\.examples.count), offsets: offsets, draws: draws, using: &generator)
       let picks = order.map { (sample: $0, variant: Int.random(in: 0..<config.cachedVariants, using: &generator)) }
       var epochLoss = 0.0, batches = 0
       // Resuming inside an epoch: its order is a function of (seed, epoch), so skip the batches already taken.
@@ -193,8 +231,17 @@ public final class Trainer {
         }
       }
       var validationDice: Double?
-      if let validationCache, (epoch + 1) % config.validateEvery == 0 || epoch + 1 == config.epochs {
-        validationDice = try validate(model: model, cache: validationCache, count: validationSet.samples.count)
+      var perDataset: [String: Double] = [:]
+      if !validationCaches.isEmpty, (epoch + 1) % config.validateEvery == 0 || epoch + 1 == config.epochs {
+        // Best is chosen by the mean over every validation image (datasets weighted by their size).
+        var total = 0.0, count = 0
+        for entry in validationCaches {
+          let dice = try validate(model: model, cache: entry.cache, count: entry.count)
+          perDataset[entry.name] = dice
+          total += dice * Double(entry.count)
+          count += entry.count
+        }
+        validationDice = total / Double(count)
         model.train()
       }
       metadata.epoch = epoch + 1
@@ -209,13 +256,18 @@ public final class Trainer {
       var line: [String: Any] = ["epoch": epoch + 1, "step": step, "loss": epochLoss / Double(Swift.max(batches, 1)),
                                  "lr": optimizer.learningRate, "seconds": Date().timeIntervalSince(started)]
       if let validationDice { line["validationDice"] = validationDice }
+      if perDataset.count > 1 { for (name, dice) in perDataset { line["validationDice.\(name)"] = dice } }
       log.write(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) + Data("\n".utf8))
       history.append(.init(epoch: epoch + 1, loss: epochLoss / Double(Swift.max(batches, 1)), learningRate: optimizer.learningRate,
                            validationDice: validationDice))
       let plot = ProgressPlot.render(history)
       try ImageIO.writePNG(plot.rgb, width: plot.width, height: plot.height, channels: 3,
                            to: out.appendingPathComponent("progress.png").path)
-      if let validationDice { say(String(format: "\nepoch %d: validation Dice@0.5 %.4f (best %.4f)", epoch + 1, validationDice, bestDice)) }
+      if let validationDice {
+        let rows = perDataset.count > 1 ? " [" + perDataset.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }
+          .joined(separator: ", ") + "]" : ""
+        say(String(format: "\nepoch %d: validation Dice@0.5 %.4f%@ (best %.4f)", epoch + 1, validationDice, rows, bestDice))
+      }
     }
     if !fm.fileExists(atPath: bestPath) {  // no validation ran (tiny runs): last is the best we know
       try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata, to: bestPath)
@@ -224,6 +276,24 @@ public final class Trainer {
     let trainSeconds = Date().timeIntervalSince(trainStart)
     return Summary(steps: step, epochs: metadata.epoch, bestValidationDice: bestDice, seconds: Date().timeIntervalSince(started),
                    cacheSeconds: cacheSeconds, imagesPerSecond: Double(imagesSeen) / Swift.max(trainSeconds, 1e-9))
+  }
+
+  /// One epoch's sample order over the union of datasets: dataset d contributes `draws[d]` of its `sizes[d]`
+  /// samples (whole shuffled passes, then a seeded subset), everything shuffled together. With one dataset of
+  /// weight 1 this is a plain shuffle of all samples.
+  static func epochOrder(sizes: [Int], offsets: [Int], draws: [Int], using generator: inout SplitMix64) -> [Int] {
+    var order: [Int] = []
+    for (d, size) in sizes.enumerated() {
+      var remaining = draws[d]
+      while remaining > 0 {
+        var pass = Array(offsets[d]..<(offsets[d] + size))
+        if sizes.count > 1 || remaining < size { pass.shuffle(using: &generator) }
+        order += pass.prefix(remaining)
+        remaining -= Swift.min(remaining, size)
+      }
+    }
+    order.shuffle(using: &generator)
+    return order
   }
 
   /// Mean per-image Dice@0.5 of the foreground classes in the 256 frame (padding excluded by the mask's zeros).

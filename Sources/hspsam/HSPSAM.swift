@@ -7,7 +7,8 @@ struct HSPSAM: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "hspsam",
     abstract: "Prompt-free medical image segmentation (HSP-SAM) on libtorch.",
-    subcommands: [TrainCommand.self, PredictCommand.self, SegmentCommand.self, EvaluateCommand.self, InspectCommand.self, BenchCommand.self]
+    subcommands: [TrainCommand.self, PredictCommand.self, SegmentCommand.self, EvaluateCommand.self, ExportCommand.self, InspectCommand.self,
+                  BenchCommand.self]
   )
 
   /// Runs the command; any failure prints one line naming what failed and exits non-zero.

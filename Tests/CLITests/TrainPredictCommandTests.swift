@@ -61,8 +61,13 @@ final class TrainPredictCommandTests: XCTestCase {
                                data.appendingPathComponent("images").path, "--output", output])
     XCTAssertNotEqual(wrong.status, 0)
     XCTAssertTrue(wrong.stderr.contains("not an hspsam checkpoint"), wrong.stderr)
-    let noCheckpoint = try runHSPSAM(["predict", data.path, "--output", output])
-    XCTAssertTrue(noCheckpoint.stderr.contains("--checkpoint is required"), noCheckpoint.stderr)
+    // Without --checkpoint the shipped model (models/hsp-clinicdb.safetensors, in the repository) predicts.
+    let builtin = folder.appendingPathComponent("builtin").path
+    let shipped = try runHSPSAM(["predict", data.appendingPathComponent("images/s0.jpg.png").path, "--output", builtin])
+    XCTAssertEqual(shipped.status, 0, shipped.stderr)
+    XCTAssertEqual(try ImageIO.read(builtin + "/s0.jpg.png").width, 40)
+    let unknown = try runHSPSAM(["predict", "--checkpoint", "hsp-nothing", data.path, "--output", output])
+    XCTAssertTrue(unknown.stderr.contains("hsp-nothing: no such file or folder"), unknown.stderr)
     let badConfig = folder.appendingPathComponent("bad.json")
     try Data(#"{"epoch": 3}"#.utf8).write(to: badConfig)
     let refused = try runHSPSAM(["train", "--config", badConfig.path, "--data", data.path, "--out", folder.appendingPathComponent("r2").path])

@@ -4,6 +4,9 @@ public enum ConnectedComponents {
     /// Tight bounds in pixels, inclusive: x0...x1, y0...y1.
     public var x0: Int, y0: Int, x1: Int, y1: Int
     public var area: Int
+    public init(x0: Int, y0: Int, x1: Int, y1: Int, area: Int) {
+      (self.x0, self.y0, self.x1, self.y1, self.area) = (x0, y0, x1, y1, area)
+    }
     /// XYXY box as MedSAM derives boxes from masks (min and max foreground coordinates, inclusive).
     public var box: [Double] { [Double(x0), Double(y0), Double(x1), Double(y1)] }
   }

@@ -8,8 +8,10 @@ import Training
 struct EvaluateCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "evaluate",
-    abstract: "Score 8-bit prediction maps against ground-truth masks (files paired by stem).",
+    abstract: "Score a model (--data, with --checkpoint, --baseline or the built-in model) or saved maps (--pred/--gt).",
     discussion: """
+      With --data the model runs on each dataset (one row each); --report writes an HTML page with the metrics, \
+      a per-image Dice histogram and the best and worst cases. \
       Predictions are 8-bit grey maps (255 x foreground probability), any size: resized to the mask's size with \
       bilinear interpolation. A mask pixel is foreground when its value > --gt-threshold. Definitions: \
       mDice/mIoU/maxDice average Dice/IoU over 256 thresholds of the min-max normalised map (PraNet toolbox), \
@@ -18,7 +20,7 @@ struct EvaluateCommand: ParsableCommand {
       """
   )
 
-  enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, csv, json }
+  enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, csv, json, markdown }
 
   @Option(help: "Folder of predicted maps (with --gt).") var pred: String?
   @Option(help: "Folder of ground-truth masks (with --pred).") var gt: String?
@@ -26,16 +28,17 @@ struct EvaluateCommand: ParsableCommand {
   var checkpoint: String?
   @Option(help: "Run an untrained LiteMedSAM baseline instead: box-oracle (ground-truth box per component) or no-prompt.")
   var baseline: LiteMedSAMBaseline.Mode?
-  @Option(help: "With --checkpoint/--baseline: write an HTML report (metrics table, Dice histogram, best/worst grid) into this folder.")
+  @Option(help: "With --data: write an HTML report (metrics table, Dice histogram, best/worst grid) into this folder.")
   var report: String?
   @Option(help: "Best and worst cases shown in the report's grid, each.") var cases = 4
-  @Option(name: .customLong("data"), help: "With --checkpoint: a dataset folder, or NAME=DIR (repeatable, one row each).")
+  @Option(name: .customLong("data"), help: "Run a model (--checkpoint, --baseline, or the built-in one) on a dataset folder, or NAME=DIR (repeatable, one row each).")
   var datasets: [String] = []
-  @Option(help: "With --checkpoint/--baseline: split file inside each dataset folder (e.g. test.txt).") var split: String?
-  @Option(help: "With --checkpoint: write the probability maps here, one folder per dataset.") var savePred: String?
-  @Option(help: "With --checkpoint: also write this JSON summary file.") var summary: String?
+  @Option(help: "With --data: split file inside each dataset folder (e.g. test.txt).") var split: String?
+  @Option(help: "With --data: write the probability maps here, one folder per dataset.") var savePred: String?
+  @Option(help: "With --data: also write this JSON summary file.") var summary: String?
   @Option(help: "Mask pixels with a value above this are foreground.") var gtThreshold = 127
-  @Option(help: "table, csv or json.") var format: OutputFormat = .table
+  @Option(help: "table, csv, json or markdown (the README's results rows).") var format: OutputFormat = .table
+  @Option(help: "Method column of --format markdown rows (default: the checkpoint or baseline).") var method: String?
   @Option(help: "Row name (default: the ground-truth folder's parent name).") var name: String?
   @Flag(help: "Skip unreadable or unmatched files (listed on stderr) instead of failing.") var skipInvalid = false
   @Flag(help: "With --format json, add per-image values.") var perImage = false
@@ -44,25 +47,28 @@ struct EvaluateCommand: ParsableCommand {
     guard (0...254).contains(gtThreshold) else { throw ValidationError("--gt-threshold must be in 0...254") }
     guard checkpoint == nil || baseline == nil else { throw ValidationError("--checkpoint and --baseline exclude each other") }
     guard (0...50).contains(cases) else { throw ValidationError("--cases must be 0...50") }
-    if checkpoint == nil && baseline == nil {
-      guard pred != nil, gt != nil else { throw ValidationError("give --pred and --gt, or --checkpoint/--baseline with --data") }
+    if !runsModel {
+      guard pred != nil, gt != nil else { throw ValidationError("give --pred and --gt, or --data (with --checkpoint, --baseline or the built-in model)") }
       guard report == nil, savePred == nil, summary == nil else {
-        throw ValidationError("--report, --save-pred and --summary need --checkpoint or --baseline")
+        throw ValidationError("--report, --save-pred and --summary need --data (a model run)")
       }
     } else {
       guard !datasets.isEmpty else { throw ValidationError("--checkpoint/--baseline need at least one --data") }
-      guard pred == nil, gt == nil else { throw ValidationError("--pred/--gt and --checkpoint exclude each other") }
+      guard pred == nil, gt == nil else { throw ValidationError("--pred/--gt and --checkpoint/--baseline/--data exclude each other") }
     }
   }
 
+  /// A model run (a checkpoint, a baseline, or the built-in model when only --data is given) rather than scoring saved maps.
+  var runsModel: Bool { checkpoint != nil || baseline != nil || (!datasets.isEmpty && pred == nil && gt == nil) }
+
   func run() throws {
-    if checkpoint != nil || baseline != nil { return try runModel() }
+    if runsModel { return try runModel() }
     guard let pred, let gt else { return }
     let result = try FolderEvaluation.run(predictions: pred, groundTruth: gt, gtThreshold: gtThreshold,
                                           skipInvalid: skipInvalid, keepPerImage: perImage)
     for line in result.skipped { FileHandle.standardError.write(Data("skipped: \(line)\n".utf8)) }
     let rowName = name ?? URL(fileURLWithPath: gt).standardizedFileURL.deletingLastPathComponent().lastPathComponent
-    print(MetricsReport.render([(rowName, result.summary)], format: format.rawValue,
+    print(MetricsReport.render([(rowName, result.summary)], format: format.rawValue, method: method ?? pred,
                                perImage: perImage ? [rowName: result.perImage] : [:]))
   }
 }
@@ -92,7 +98,8 @@ extension EvaluateCommand {
       FileHandle.standardError.write(Data(String(format: " (%.2f s per image)\n", row.secondsPerImage).utf8))
       rows.append(row)
     }
-    print(MetricsReport.render(rows.map { ($0.name, $0.summary) }, format: format.rawValue))
+    print(MetricsReport.render(rows.map { ($0.name, $0.summary) }, format: format.rawValue,
+                               method: method ?? baseline?.rawValue ?? checkpoint ?? BuiltinModels.all[0]))
     if let summary { try writeAtomically(EvaluationReport.summaryJSON(rows, source: source), to: summary) }
     if let report {
       let page = try EvaluationReport.write(rows, title: "hspsam evaluate: \(source)", source: source, to: report)

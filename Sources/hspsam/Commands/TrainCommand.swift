@@ -14,10 +14,13 @@ struct TrainCommand: ParsableCommand {
       """
   )
 
-  @Option(help: "Training configuration (JSON). Missing keys take the defaults; unknown keys are errors.")
+  @Option(help: "Training configuration: a JSON file, or inline JSON starting with '{'. Missing keys take the defaults; unknown keys are errors.")
   var config: String?
-  @Option(help: "Dataset folder with images/ and masks/.") var data: String
-  @Option(help: "Split file inside the dataset folder (e.g. train.txt).") var split: String?
+  @Option(name: .customLong("data"), help: "Dataset folder with images/ and masks/, or NAME=DIR; repeat to train on several (their union).")
+  var datasets: [String]
+  @Option(name: .customLong("weight"), help: "NAME=W: draw W x that dataset's size per epoch (default 1; repeatable).")
+  var weights: [String] = []
+  @Option(help: "Split file inside each dataset folder (e.g. train.txt).") var split: String?
   @Option(help: "Fraction of the training samples held out for validation.") var valFraction = 0.1
   @Option(help: "Run folder.") var out: String
   @Flag(help: "Continue the run in --out from last.safetensors.") var resume = false
@@ -27,6 +30,13 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "LiteMedSAM base weights (default: the set-up copy).") var baseCheckpoint: String?
 
   func validate() throws {
+    guard !datasets.isEmpty else { throw ValidationError("give at least one --data") }
+    for entry in weights {
+      let parts = entry.split(separator: "=", maxSplits: 1)
+      guard parts.count == 2, let w = Double(parts[1]), w > 0, w.isFinite else {
+        throw ValidationError("--weight '\(entry)': expected NAME=W with W > 0")
+      }
+    }
     guard (0..<1).contains(valFraction) else { throw ValidationError("--val-fraction must be in [0, 1)") }
     if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
     if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
@@ -34,7 +44,9 @@ struct TrainCommand: ParsableCommand {
 
   func run() throws {
     var settings = TrainingConfig()
-    if let config {
+    if let config, config.trimmingCharacters(in: .whitespaces).hasPrefix("{") {
+      settings = try TrainingConfig.decode(Data(config.utf8), source: "--config")
+    } else if let config {
       guard let data = FileManager.default.contents(atPath: config) else { throw CommandError("--config \(config): cannot be read") }
       settings = try TrainingConfig.decode(data, source: config)
     } else if resume, let saved = FileManager.default.contents(atPath: URL(fileURLWithPath: out).appendingPathComponent("config.json").path) {
@@ -45,7 +57,19 @@ struct TrainCommand: ParsableCommand {
     try settings.validate()
     let base = baseCheckpoint ?? Paths.liteMedSAMWeights
     guard FileManager.default.fileExists(atPath: base) else { throw CommandError("\(base) is missing: run scripts/setup.sh") }
-    var options = Trainer.Options(data: data, output: out, baseCheckpoint: base)
+    var sources = datasets.map { entry -> Trainer.DataSource in
+      let (name, folder) = DatasetArgument.parse(entry)
+      return Trainer.DataSource(folder: folder, name: name)
+    }
+    for entry in weights {
+      let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+      let names = sources.map { $0.name ?? URL(fileURLWithPath: $0.folder).standardizedFileURL.lastPathComponent }
+      guard let index = names.firstIndex(of: parts[0]) else {
+        throw CommandError("--weight \(entry): no --data is named \(parts[0]) (names: \(names.joined(separator: ", ")))")
+      }
+      sources[index].weight = Double(parts[1])!
+    }
+    var options = Trainer.Options(datasets: sources, output: out, baseCheckpoint: base)
     options.split = split
     options.validationFraction = valFraction
     options.resume = resume

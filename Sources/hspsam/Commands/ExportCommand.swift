@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+import Training
+
+/// `hspsam export`: a small, shippable copy of a trained model (what models/ holds).
+struct ExportCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "export",
+    abstract: "Copy a run's best checkpoint without optimiser state, in float16 by default (half the size).",
+    discussion: "The copy keeps the configuration and the base checkpoint's identity; predict and evaluate accept it as --checkpoint."
+  )
+
+  @Option(help: "A training run folder (its best.safetensors) or a checkpoint file.") var checkpoint: String
+  @Option(help: "File to write (.safetensors); an existing file is never overwritten.") var output: String
+  @Flag(help: "Keep float32 instead of float16.") var float32 = false
+
+  func run() throws {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: checkpoint, isDirectory: &isDirectory) else {
+      throw CommandError("--checkpoint \(checkpoint): no such file or folder")
+    }
+    let source = isDirectory.boolValue ? URL(fileURLWithPath: checkpoint).appendingPathComponent("best.safetensors").path : checkpoint
+    guard output.hasSuffix(".safetensors") else { throw ValidationError("--output must end in .safetensors") }
+    try checkWritable(output, option: "--output")
+    try RunCheckpoint.export(from: source, to: output, half: !float32)
+    let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+    print(String(format: "%@: %.1f MB (%@)", output, Double(bytes) / 1e6, float32 ? "float32" : "float16"))
+  }
+}

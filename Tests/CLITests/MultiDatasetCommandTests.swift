@@ -1,0 +1,88 @@
+import Data
+import Foundation
+import TestSupport
+import XCTest
+
+/// Several `--data` folders of different formats and mask rules in one `hspsam train` and one `hspsam evaluate`:
+/// generated PNGs, CVC-ClinicDB TIFFs (colour declared grey) and Kvasir-SEG JPEGs whose JPEG masks carry noise.
+/// The real frames are linked (not copied) from ../shared/data into a temporary folder.
+final class MultiDatasetCommandTests: XCTestCase {
+  let clinic = Fixtures.sharedData.appendingPathComponent("CVC-ClinicDB")
+  let kvasir = Fixtures.sharedData.appendingPathComponent("Kvasir-SEG")
+
+  /// A dataset folder of symbolic links to `stems` of `source`.
+  func linkSubset(of source: URL, stems: [String], to target: URL) throws {
+    let fm = FileManager.default
+    for sub in ["images", "masks"] {
+      try fm.createDirectory(at: target.appendingPathComponent(sub), withIntermediateDirectories: true)
+      let files = try fm.contentsOfDirectory(atPath: source.appendingPathComponent(sub).path)
+      for stem in stems {
+        let file = try XCTUnwrap(files.first { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent == stem }, "\(sub)/\(stem)")
+        try fm.createSymbolicLink(at: target.appendingPathComponent("\(sub)/\(file)"),
+                                  withDestinationURL: source.appendingPathComponent("\(sub)/\(file)"))
+      }
+    }
+  }
+
+  func testTrainAndEvaluateOnThreeFormats() throws {
+    guard FileManager.default.fileExists(atPath: Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path)
+    else { throw XCTSkip("lite_medsam.pth absent: run scripts/setup.sh") }
+    guard FileManager.default.fileExists(atPath: kvasir.appendingPathComponent("train.txt").path),
+          FileManager.default.fileExists(atPath: clinic.appendingPathComponent("train.txt").path)
+    else { throw XCTSkip("../shared/data (CVC-ClinicDB, Kvasir-SEG) absent: the real-data multi-dataset run is not tested") }
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    // Kvasir-SEG's three smallest training images (332x487 to 396x480): debug-built metrics on 2-megapixel frames would dominate.
+    let kvasirStems = ["cju2htabevq9108015qjei0x7", "cju2zdvjn9h7r08553cp4eed5", "cju76l27oyrw907551ri2a7fl"]
+    try linkSubset(of: clinic, stems: ["1", "2", "3"], to: folder.appendingPathComponent("clinic"))
+    try linkSubset(of: kvasir, stems: kvasirStems, to: folder.appendingPathComponent("kvasir"))
+    let generated = folder.appendingPathComponent("gen")
+    for sub in ["images", "masks"] {
+      try FileManager.default.createDirectory(at: generated.appendingPathComponent(sub), withIntermediateDirectories: true)
+    }
+    for i in 0..<3 {
+      var rgb = [UInt8](repeating: 30, count: 40 * 30 * 3), mask = [UInt8](repeating: 0, count: 40 * 30)
+      for y in 8..<20 { for x in (5 + i)..<(25 + i) { mask[y * 40 + x] = 255; rgb[(y * 40 + x) * 3] = 230 } }
+      try ImageIO.writePNG(rgb, width: 40, height: 30, channels: 3, to: generated.appendingPathComponent("images/g\(i).png").path)
+      try ImageIO.writePNG(mask, width: 40, height: 30, channels: 1, to: generated.appendingPathComponent("masks/g\(i).png").path)
+    }
+    let run = folder.appendingPathComponent("run").path
+    let environment = ["HSPSAM_CACHE": folder.appendingPathComponent("cache").path]
+    // 2 training + 1 validation image per dataset; gen drawn twice per epoch: 2*2 + 2 + 2 = 8 draws = 4 steps of 2.
+    let trained = try runHSPSAM(["train", "--config", #"{"batchSize": 2, "epochs": 1, "cachedVariants": 1, "model": {"promptsPerLevel": 1}}"#,
+                                 "--data", generated.path, "--data", "Clinic=" + folder.appendingPathComponent("clinic").path,
+                                 "--data", "Kvasir=" + folder.appendingPathComponent("kvasir").path, "--weight", "gen=2",
+                                 "--val-fraction", "0.34", "--out", run], environment: environment)
+    XCTAssertEqual(trained.status, 0, trained.stderr)
+    XCTAssertTrue(trained.stdout.contains("trained 4 steps"), trained.stdout)
+    let log = try String(contentsOfFile: run + "/log.jsonl", encoding: .utf8)
+    for name in ["gen", "Clinic", "Kvasir"] { XCTAssertTrue(log.contains("\"validationDice.\(name)\""), log) }
+
+    let report = folder.appendingPathComponent("report").path
+    let evaluated = try runHSPSAM(["evaluate", "--checkpoint", run, "--data", "Clinic=" + folder.appendingPathComponent("clinic").path,
+                                   "--data", "Kvasir=" + folder.appendingPathComponent("kvasir").path, "--format", "csv",
+                                   "--report", report, "--cases", "1"])
+    XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+    let lines = evaluated.stdout.split(separator: "\n")
+    XCTAssertEqual(lines.count, 3, evaluated.stdout)
+    XCTAssertTrue(lines[1].hasPrefix("Clinic,") && lines[1].hasSuffix(",3,0"), String(lines[1]))
+    XCTAssertTrue(lines[2].hasPrefix("Kvasir,") && lines[2].hasSuffix(",3,0"), String(lines[2]))
+    for file in ["index.html", "summary.json", "Clinic_cases.png", "Kvasir_cases.png"] {
+      XCTAssertTrue(FileManager.default.fileExists(atPath: report + "/" + file), file)
+    }
+
+    // Errors name what is wrong, and nothing is written.
+    let missingSplit = try runHSPSAM(["train", "--data", generated.path, "--data", folder.appendingPathComponent("clinic").path,
+                                      "--split", "train.txt", "--out", folder.appendingPathComponent("r2").path], environment: environment)
+    XCTAssertNotEqual(missingSplit.status, 0)
+    XCTAssertTrue(missingSplit.stderr.contains("gen/train.txt"), missingSplit.stderr)
+    try FileManager.default.removeItem(at: folder.appendingPathComponent("clinic/masks/2.tif"))
+    let missingMask = try runHSPSAM(["evaluate", "--checkpoint", run, "--data", folder.appendingPathComponent("clinic").path])
+    XCTAssertNotEqual(missingMask.status, 0)
+    XCTAssertTrue(missingMask.stderr.contains("2.tif") && missingMask.stderr.contains("no mask"), missingMask.stderr)
+    let badWeight = try runHSPSAM(["train", "--data", generated.path, "--weight", "other=2", "--out", folder.appendingPathComponent("r3").path])
+    XCTAssertTrue(badWeight.stderr.contains("no --data is named other"), badWeight.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("r2").path))
+    XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("r3").path))
+  }
+}

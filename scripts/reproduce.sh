@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Trains and evaluates HSP-SAM and the untrained baselines on CVC-ClinicDB (train.txt minus a seeded 10 %
+# validation split; test.txt), evaluates the same models unchanged on Kvasir-SEG (the unseen centre), and writes
+# the results table into README.md between the `results:begin` / `results:end` markers, with the hardware, the
+# time taken and the seed. Every step is skipped when its output exists, so an interrupted run continues.
+#
+#   bash scripts/reproduce.sh [--epochs N] [--ablations] [--ablation-epochs N] [--kvasir-all] [--ship]
+#
+#   --epochs N           hsp training epochs (default: the configuration's, 60; the CPU run in the README used 6)
+#   --ablations          also train T in {1, 2, 4, 8, 16} with a short schedule (--ablation-epochs, default 2)
+#   --kvasir-all         also evaluate on all 1,000 Kvasir-SEG images (about 20 minutes per model on 2 cores)
+#   --ship               export the hsp run's best checkpoint as float16 to models/hsp-clinicdb.safetensors
+# Environment: HSPSAM_DATA (default ../shared/data), HSPSAM_RUNS (default runs/reproduce), SEED (default 1234).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+epochs="" ablations=0 ablation_epochs=2 kvasir_all=0 ship=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --epochs) epochs=$2; shift 2 ;;
+    --ablations) ablations=1; shift ;;
+    --ablation-epochs) ablation_epochs=$2; shift 2 ;;
+    --kvasir-all) kvasir_all=1; shift ;;
+    --ship) ship=1; shift ;;
+    *) echo "reproduce.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+data=${HSPSAM_DATA:-../shared/data}
+runs=${HSPSAM_RUNS:-runs/reproduce}
+seed=${SEED:-1234}
+clinic=$data/CVC-ClinicDB
+kvasir=$data/Kvasir-SEG
+for f in "$clinic/train.txt" "$clinic/test.txt" "$kvasir/test.txt"; do
+  [ -f "$f" ] || { echo "reproduce.sh: $f is missing (set HSPSAM_DATA)" >&2; exit 1; }
+done
+
+bash scripts/setup.sh
+swift build -c release --product hspsam
+bin=.build/release/hspsam
+mkdir -p "$runs/rows"
+started=$(date +%s)
+
+# train NAME CONFIG_JSON: one run folder per name, resumed when interrupted, skipped when finished.
+train() {
+  local name=$1 config=$2 out=$runs/$1
+  [ -f "$out/.finished" ] && return 0
+  local resume=()
+  [ -f "$out/last.safetensors" ] && resume=(--resume)
+  "$bin" train --config "$config" --data "$clinic" --split train.txt --seed "$seed" --out "$out" "${resume[@]}"
+  touch "$out/.finished"
+}
+
+# evaluate ROW_FILE METHOD SPLIT_ARGS... -- MODEL_ARGS...: one markdown row per dataset, kept for the table.
+evaluate() {
+  local row=$runs/rows/$1 method=$2; shift 2
+  [ -s "$row" ] && return 0
+  "$bin" evaluate --format markdown --method "$method" "$@" > "$row.tmp"
+  mv "$row.tmp" "$row"
+}
+
+config=${epochs:+"{\"epochs\": $epochs}"}
+config=${config:-"{}"}
+train hsp "$config"
+for target in "CVC-ClinicDB test=$clinic" "Kvasir-SEG test=$kvasir"; do
+  name=${target%%=*}; folder=${target#*=}
+  tag=$(echo "$name" | tr ' ' '_')
+  evaluate "10_hsp_$tag" "hsp (T=4)" --checkpoint "$runs/hsp" --data "$name=$folder" --split test.txt \
+    --report "$runs/reports/hsp_$tag"
+  evaluate "20_box_$tag" "box-oracle" --baseline box-oracle --data "$name=$folder" --split test.txt
+  evaluate "30_none_$tag" "no-prompt" --baseline no-prompt --data "$name=$folder" --split test.txt
+done
+if [ $kvasir_all = 1 ]; then
+  evaluate "11_hsp_Kvasir-SEG_all" "hsp (T=4)" --checkpoint "$runs/hsp" --data "Kvasir-SEG all 1000=$kvasir" \
+    --report "$runs/reports/hsp_Kvasir-SEG_all"
+fi
+if [ $ablations = 1 ]; then
+  for t in 1 2 4 8 16; do
+    train "hsp-T$t" "{\"epochs\": $ablation_epochs, \"model\": {\"promptsPerLevel\": $t}}"
+    evaluate "40_T${t}_CVC-ClinicDB" "hsp T=$t ($ablation_epochs epochs)" --checkpoint "$runs/hsp-T$t" \
+      --data "CVC-ClinicDB test=$clinic" --split test.txt
+  done
+fi
+if [ $ship = 1 ]; then
+  mkdir -p models
+  [ -f models/hsp-clinicdb.safetensors ] || "$bin" export --checkpoint "$runs/hsp" --output models/hsp-clinicdb.safetensors
+fi
+
+# The table, with where and how it was made.
+minutes=$(( ($(date +%s) - started) / 60 ))
+cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+table=$runs/results.md
+{
+  echo "Made by \`bash scripts/reproduce.sh${epochs:+ --epochs $epochs}\` on $(date -u +%Y-%m-%d): $cpu, $(nproc) cores,"
+  echo "$(free -g | awk '/Mem:/ {print $2}') GiB, seed $seed; this invocation took $minutes min (steps whose outputs existed were skipped)."
+  echo "hsp: $(sed -n 's/.*"epochs" : \([0-9]*\).*/\1/p' "$runs/hsp/config.json") epochs on CVC-ClinicDB train.txt minus 10 % validation, best"
+  echo "checkpoint by validation Dice@0.5. Dice@0.5/IoU@0.5: probability > 0.5 per image; mDice/mIoU: PraNet toolbox (mean over 256 thresholds)."
+  echo
+  echo '| method | dataset | n | Dice@0.5 | IoU@0.5 | mDice | mIoU | Smeasure | wFmeasure | meanEmeasure | MAE |'
+  echo '|---|---|---|---|---|---|---|---|---|---|---|'
+  cat "$runs"/rows/*
+} > "$table"
+cat "$table"
+
+# Into the README, between the markers (left alone when the markers are missing).
+if grep -q '<!-- results:begin -->' README.md && grep -q '<!-- results:end -->' README.md; then
+  awk -v table="$table" '
+    /<!-- results:begin -->/ { print; while ((getline line < table) > 0) print line; skip = 1; next }
+    /<!-- results:end -->/ { skip = 0 }
+    !skip { print }' README.md > README.md.tmp && mv README.md.tmp README.md
+  echo "README.md: results table updated"
+fi
