@@ -4,9 +4,11 @@
 # the results table into README.md between the `results:begin` / `results:end` markers, with the hardware, the
 # time taken and the seed. Every step is skipped when its output exists, so an interrupted run continues.
 #
-#   bash scripts/reproduce.sh [--epochs N] [--ablations] [--ablation-epochs N] [--kvasir-all] [--ship]
+#   bash scripts/reproduce.sh [--config FILE] [--epochs N] [--ablations] [--ablation-epochs N] [--kvasir-all] [--ship]
 #
-#   --epochs N           hsp training epochs (default: the configuration's, 60; the CPU run in the README used 6)
+#   --config FILE        hsp training configuration (default: the built-in defaults, 60 epochs; the README's CPU
+#                        run used configs/clinicdb-cpu.json: 6 epochs, 2 cached augmentation copies)
+#   --epochs N           override the hsp training epochs
 #   --ablations          also train T in {1, 2, 4, 8, 16} with a short schedule (--ablation-epochs, default 2)
 #   --kvasir-all         also evaluate on all 1,000 Kvasir-SEG images (about 20 minutes per model on 2 cores)
 #   --ship               export the hsp run's best checkpoint as float16 to models/hsp-clinicdb.safetensors
@@ -14,9 +16,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-epochs="" ablations=0 ablation_epochs=2 kvasir_all=0 ship=0
+config_file="" epochs="" ablations=0 ablation_epochs=2 kvasir_all=0 ship=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --config) config_file=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
     --ablations) ablations=1; shift ;;
     --ablation-epochs) ablation_epochs=$2; shift 2 ;;
@@ -41,13 +44,13 @@ bin=.build/release/hspsam
 mkdir -p "$runs/rows"
 started=$(date +%s)
 
-# train NAME CONFIG_JSON: one run folder per name, resumed when interrupted, skipped when finished.
+# train NAME CONFIG [ARGS...]: one run folder per name, resumed when interrupted, skipped when finished.
 train() {
-  local name=$1 config=$2 out=$runs/$1
+  local name=$1 config=$2 out=$runs/$1; shift 2
   [ -f "$out/.finished" ] && return 0
   local resume=()
   [ -f "$out/last.safetensors" ] && resume=(--resume)
-  "$bin" train --config "$config" --data "$clinic" --split train.txt --seed "$seed" --out "$out" "${resume[@]}"
+  "$bin" train --config "$config" --data "$clinic" --split train.txt --seed "$seed" --out "$out" "${resume[@]}" "$@"
   touch "$out/.finished"
 }
 
@@ -59,9 +62,9 @@ evaluate() {
   mv "$row.tmp" "$row"
 }
 
-config=${epochs:+"{\"epochs\": $epochs}"}
-config=${config:-"{}"}
-train hsp "$config"
+epoch_args=()
+[ -n "$epochs" ] && epoch_args=(--epochs "$epochs")
+train hsp "${config_file:-{\}}" "${epoch_args[@]}"
 for target in "CVC-ClinicDB test=$clinic" "Kvasir-SEG test=$kvasir"; do
   name=${target%%=*}; folder=${target#*=}
   tag=$(echo "$name" | tr ' ' '_')
@@ -91,10 +94,12 @@ minutes=$(( ($(date +%s) - started) / 60 ))
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 table=$runs/results.md
 {
-  echo "Made by \`bash scripts/reproduce.sh${epochs:+ --epochs $epochs}\` on $(date -u +%Y-%m-%d): $cpu, $(nproc) cores,"
-  echo "$(free -g | awk '/Mem:/ {print $2}') GiB, seed $seed; this invocation took $minutes min (steps whose outputs existed were skipped)."
-  echo "hsp: $(sed -n 's/.*"epochs" : \([0-9]*\).*/\1/p' "$runs/hsp/config.json") epochs on CVC-ClinicDB train.txt minus 10 % validation, best"
-  echo "checkpoint by validation Dice@0.5. Dice@0.5/IoU@0.5: probability > 0.5 per image; mDice/mIoU: PraNet toolbox (mean over 256 thresholds)."
+  train_minutes=$(tail -1 "$runs/hsp/log.jsonl" | sed -n 's/.*"seconds":\([0-9]*\).*/\1/p')
+  echo "Made by \`bash scripts/reproduce.sh${config_file:+ --config $config_file}${epochs:+ --epochs $epochs}\` on $(date -u +%Y-%m-%d): $cpu,"
+  echo "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, seed $seed. hsp trained in $(( ${train_minutes:-0} / 60 )) min (prefix cache included) for"
+  echo "$(sed -n 's/.*"epochs" : \([0-9]*\).*/\1/p' "$runs/hsp/config.json") epochs on CVC-ClinicDB train.txt minus a seeded 10 % validation split, best checkpoint by"
+  echo "validation Dice@0.5; this invocation took $minutes min (steps whose outputs existed were skipped). Dice@0.5/IoU@0.5:"
+  echo "probability > 0.5 per image; mDice/mIoU: PraNet toolbox (mean over 256 thresholds). Kvasir-SEG is never trained on."
   echo
   echo '| method | dataset | n | Dice@0.5 | IoU@0.5 | mDice | mIoU | Smeasure | wFmeasure | meanEmeasure | MAE |'
   echo '|---|---|---|---|---|---|---|---|---|---|---|'
