@@ -61,12 +61,28 @@ final class TrainPredictCommandTests: XCTestCase {
                                data.appendingPathComponent("images").path, "--output", output])
     XCTAssertNotEqual(wrong.status, 0)
     XCTAssertTrue(wrong.stderr.contains("not an hspsam checkpoint"), wrong.stderr)
+    // export: trained tensors only, float16, refuses to overwrite; the copy predicts like the run.
+    let exported = folder.appendingPathComponent("small.safetensors").path
+    let export = try runHSPSAM(["export", "--checkpoint", run, "--output", exported])
+    XCTAssertEqual(export.status, 0, export.stderr)
+    XCTAssertTrue(export.stdout.contains("float16"), export.stdout)
+    let before = try Data(contentsOf: URL(fileURLWithPath: exported))
+    let again2 = try runHSPSAM(["export", "--checkpoint", run, "--output", exported])
+    XCTAssertNotEqual(again2.status, 0)
+    XCTAssertTrue(again2.stderr.contains("exists: not overwritten"), again2.stderr)
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: exported)), before, "the existing file is untouched")
+    let viaExport = try runHSPSAM(["predict", "--checkpoint", exported, data.appendingPathComponent("images/s0.jpg.png").path,
+                                   "--output", folder.appendingPathComponent("pred-export").path])
+    XCTAssertEqual(viaExport.status, 0, viaExport.stderr)
+    let full = try ImageIO.read(output + "/s0.jpg.png").samples, half = try ImageIO.read(folder.appendingPathComponent("pred-export/s0.jpg.png").path).samples
+    XCTAssertLessThanOrEqual(zip(full, half).filter { $0 != $1 }.count, 12, "float16 weights change at most a few mask pixels of 1200")
+
     // Without --checkpoint the shipped model (models/hsp-clinicdb.safetensors, in the repository) predicts.
     let builtin = folder.appendingPathComponent("builtin").path
     let shipped = try runHSPSAM(["predict", data.appendingPathComponent("images/s0.jpg.png").path, "--output", builtin])
     XCTAssertEqual(shipped.status, 0, shipped.stderr)
     XCTAssertEqual(try ImageIO.read(builtin + "/s0.jpg.png").width, 40)
-    let unknown = try runHSPSAM(["predict", "--checkpoint", "hsp-nothing", data.path, "--output", output])
+    let unknown = try runHSPSAM(["predict", "--checkpoint", "hsp-nothing", data.appendingPathComponent("images").path, "--output", output])
     XCTAssertTrue(unknown.stderr.contains("hsp-nothing: no such file or folder"), unknown.stderr)
     let badConfig = folder.appendingPathComponent("bad.json")
     try Data(#"{"epoch": 3}"#.utf8).write(to: badConfig)
