@@ -95,7 +95,10 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 table=$runs/results.md
 {
   train_minutes=$(tail -1 "$runs/hsp/log.jsonl" | sed -n 's/.*"seconds":\([0-9]*\).*/\1/p')
-  echo "Made by \`bash scripts/reproduce.sh${config_file:+ --config $config_file}${epochs:+ --epochs $epochs}\` on $(date -u +%Y-%m-%d): $cpu,"
+  flags="${config_file:+ --config $config_file}${epochs:+ --epochs $epochs}"
+  [ $ablations = 1 ] && flags="$flags --ablations --ablation-epochs $ablation_epochs"
+  [ $kvasir_all = 1 ] && flags="$flags --kvasir-all"
+  echo "Made by \`bash scripts/reproduce.sh$flags\` on $(date -u +%Y-%m-%d): $cpu,"
   echo "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, seed $seed. hsp trained in $(( ${train_minutes:-0} / 60 )) min (prefix cache included) for"
   echo "$(sed -n 's/.*"epochs" : \([0-9]*\).*/\1/p' "$runs/hsp/config.json") epochs on CVC-ClinicDB train.txt minus a seeded 10 % validation split, best checkpoint by"
   echo "validation Dice@0.5; this invocation took $minutes min (steps whose outputs existed were skipped). Dice@0.5/IoU@0.5:"
