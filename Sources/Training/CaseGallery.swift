@@ -19,13 +19,15 @@ public struct CaseGallery {
 
   public init(keep: Int = 4) { self.keep = keep }
 
-  /// Offers one evaluated image: rgb (H*W*3), truth and prediction (H*W, non-zero = foreground).
-  public mutating func offer(stem: String, dice: Double, rgb: [UInt8], truth: [UInt8], prediction: [UInt8], width: Int, height: Int) {
+  /// Offers one evaluated image: truth and prediction are H*W, non-zero = foreground. The image is converted to
+  /// RGB only when the case enters the gallery (most do not).
+  public mutating func offer(stem: String, dice: Double, image: Image, truth: [UInt8], prediction: [UInt8]) {
     guard keep > 0 else { return }
     let qualifiesBest = best.count < keep || dice > best.last!.dice
     let qualifiesWorst = worst.count < keep || dice < worst.last!.dice
     guard qualifiesBest || qualifiesWorst else { return }
-    let thumbnail = Self.thumbnail(rgb: rgb, width: width, height: height)
+    let (width, height) = (image.width, image.height)
+    let thumbnail = Self.thumbnail(rgb: image.rgb8(), width: width, height: height)
     let item = Case(stem: stem, dice: dice, image: thumbnail,
                     truth: Self.tinted(thumbnail, mask: Self.thumbnail(mask: truth, width: width, height: height), colour: (40, 200, 80)),
                     prediction: Self.tinted(thumbnail, mask: Self.thumbnail(mask: prediction, width: width, height: height), colour: (255, 128, 0)))

@@ -37,15 +37,7 @@ final class MultiDatasetCommandTests: XCTestCase {
     try linkSubset(of: clinic, stems: ["1", "2", "3"], to: folder.appendingPathComponent("clinic"))
     try linkSubset(of: kvasir, stems: kvasirStems, to: folder.appendingPathComponent("kvasir"))
     let generated = folder.appendingPathComponent("gen")
-    for sub in ["images", "masks"] {
-      try FileManager.default.createDirectory(at: generated.appendingPathComponent(sub), withIntermediateDirectories: true)
-    }
-    for i in 0..<3 {
-      var rgb = [UInt8](repeating: 30, count: 40 * 30 * 3), mask = [UInt8](repeating: 0, count: 40 * 30)
-      for y in 8..<20 { for x in (5 + i)..<(25 + i) { mask[y * 40 + x] = 255; rgb[(y * 40 + x) * 3] = 230 } }
-      try ImageIO.writePNG(rgb, width: 40, height: 30, channels: 3, to: generated.appendingPathComponent("images/g\(i).png").path)
-      try ImageIO.writePNG(mask, width: 40, height: 30, channels: 1, to: generated.appendingPathComponent("masks/g\(i).png").path)
-    }
+    try writeGeneratedDataset(at: generated, count: 3, prefix: "g")
     let run = folder.appendingPathComponent("run").path
     let environment = ["HSPSAM_CACHE": folder.appendingPathComponent("cache").path]
     // 2 training + 1 validation image per dataset; gen drawn twice per epoch: 2*2 + 2 + 2 = 8 draws = 4 steps of 2.

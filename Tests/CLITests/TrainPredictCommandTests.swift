@@ -11,15 +11,7 @@ final class TrainPredictCommandTests: XCTestCase {
     let folder = try makeTemporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let data = folder.appendingPathComponent("data")
-    for sub in ["images", "masks"] {
-      try FileManager.default.createDirectory(at: data.appendingPathComponent(sub), withIntermediateDirectories: true)
-    }
-    for i in 0..<3 {
-      var rgb = [UInt8](repeating: 30, count: 40 * 30 * 3), mask = [UInt8](repeating: 0, count: 40 * 30)
-      for y in 8..<20 { for x in (5 + i)..<(25 + i) { mask[y * 40 + x] = 255; rgb[(y * 40 + x) * 3] = 230 } }
-      try ImageIO.writePNG(rgb, width: 40, height: 30, channels: 3, to: data.appendingPathComponent("images/s\(i).jpg.png").path)
-      try ImageIO.writePNG(mask, width: 40, height: 30, channels: 1, to: data.appendingPathComponent("masks/s\(i).jpg.png").path)
-    }
+    try writeGeneratedDataset(at: data, count: 3, prefix: "s", suffix: ".jpg")  // stems with a dot: s0.jpg
     let config = folder.appendingPathComponent("config.json")
     try Data(#"{"batchSize": 2, "cachedVariants": 1, "model": {"promptsPerLevel": 1}}"#.utf8).write(to: config)
     let run = folder.appendingPathComponent("run").path

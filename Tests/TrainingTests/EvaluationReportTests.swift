@@ -11,8 +11,8 @@ final class EvaluationReportTests: XCTestCase {
     for (i, d) in dices.enumerated() {
       let (w, h) = (30, 20)
       let truth = (0..<(w * h)).map { UInt8($0 % w < 15 ? 1 : 0) }
-      gallery.offer(stem: "s\(i)", dice: d, rgb: [UInt8](repeating: UInt8(40 + 20 * i), count: w * h * 3), truth: truth,
-                    prediction: truth, width: w, height: h)
+      let image = Image(width: w, height: h, channels: 3, bitDepth: 8, samples: [UInt16](repeating: UInt16(40 + 20 * i), count: w * h * 3))
+      gallery.offer(stem: "s\(i)", dice: d, image: image, truth: truth, prediction: truth)
     }
     return ModelEvaluation.Row(name: name, summary: ["Dice@0.5": dices.reduce(0, +) / Double(dices.count), "count": Double(dices.count)],
                                perImage: dices.enumerated().map { ("s\($0.offset)", $0.element) }, gallery: gallery, secondsPerImage: 0.5)
