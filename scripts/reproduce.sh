@@ -4,11 +4,17 @@
 # the results table into README.md between the `results:begin` / `results:end` markers, with the hardware, the
 # time taken and the seed. Every step is skipped when its output exists, so an interrupted run continues.
 #
-#   bash scripts/reproduce.sh [--config FILE] [--epochs N] [--ablations] [--ablation-epochs N] [--kvasir-all] [--ship]
+#   bash scripts/reproduce.sh [--config FILE] [--epochs N] [--hsp-checkpoint FILE] [--ablations] [--ablation-epochs N]
+#                             [--kvasir-all] [--ship]
+#
+# Methods (../shared/notes/hsp-sam.md section 4): hsp (T=4), the trained baselines decoder-only, positional and
+# hsp-single (each with the hsp configuration, model section replaced), and the untrained box-oracle and no-prompt.
 #
 #   --config FILE        hsp training configuration (default: the built-in defaults, 60 epochs; the README's CPU
 #                        run used configs/clinicdb-cpu.json: 6 epochs, 2 cached augmentation copies)
-#   --epochs N           override the hsp training epochs
+#   --epochs N           override the training epochs (hsp and the trained baselines)
+#   --hsp-checkpoint F   do not train hsp: evaluate this trained checkpoint (e.g. models/hsp-clinicdb.safetensors,
+#                        which an earlier invocation trained and exported) in the hsp rows
 #   --ablations          also train T in {1, 2, 4, 8, 16} with a short schedule (--ablation-epochs, default 2)
 #   --kvasir-all         also evaluate on all 1,000 Kvasir-SEG images (about 20 minutes per model on 2 cores)
 #   --ship               export the hsp run's best checkpoint as float16 to models/hsp-clinicdb.safetensors
@@ -16,11 +22,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-config_file="" epochs="" ablations=0 ablation_epochs=2 kvasir_all=0 ship=0
+config_file="" epochs="" hsp_checkpoint="" ablations=0 ablation_epochs=2 kvasir_all=0 ship=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) config_file=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
+    --hsp-checkpoint) hsp_checkpoint=$2; shift 2 ;;
     --ablations) ablations=1; shift ;;
     --ablation-epochs) ablation_epochs=$2; shift 2 ;;
     --kvasir-all) kvasir_all=1; shift ;;
@@ -44,17 +51,19 @@ bin=.build/release/hspsam
 mkdir -p "$runs/rows"
 started=$(date +%s)
 
-# train NAME CONFIG [ARGS...]: one run folder per name, resumed when interrupted, skipped when finished.
+# train NAME [ARGS...]: one run folder per name (the hsp configuration, then ARGS), resumed when interrupted,
+# skipped when finished.
 train() {
-  local name=$1 config=$2 out=$runs/$1; shift 2
+  local name=$1 out=$runs/$1; shift
   [ -f "$out/.finished" ] && return 0
   local resume=()
   [ -f "$out/last.safetensors" ] && resume=(--resume)
-  "$bin" train --config "$config" --data "$clinic" --split train.txt --seed "$seed" --out "$out" "${resume[@]}" "$@"
+  "$bin" train --config "${config_file:-{\}}" "$@" "${epoch_args[@]}" --data "$clinic" --split train.txt --seed "$seed" \
+    --out "$out" "${resume[@]}"
   touch "$out/.finished"
 }
 
-# evaluate ROW_FILE METHOD SPLIT_ARGS... -- MODEL_ARGS...: one markdown row per dataset, kept for the table.
+# evaluate ROW_FILE METHOD ARGS...: one markdown row per dataset, kept for the table.
 evaluate() {
   local row=$runs/rows/$1 method=$2; shift 2
   [ -s "$row" ] && return 0
@@ -64,22 +73,34 @@ evaluate() {
 
 epoch_args=()
 [ -n "$epochs" ] && epoch_args=(--epochs "$epochs")
-train hsp "${config_file:-{\}}" "${epoch_args[@]}"
+hsp=${hsp_checkpoint:-$runs/hsp}
+[ -n "$hsp_checkpoint" ] || train hsp
+# The trained baselines: same schedule, data and seed; only the model section differs.
+train decoder-only --config '{"model": {"architecture": "decoder-only", "promptedLevels": [], "loraBlocks": "none"}}'
+train positional --config '{"model": {"architecture": "positional", "promptedLevels": [], "loraBlocks": "none"}}'
+train hsp-single --config '{"model": {"architecture": "single-level", "promptedLevels": [3]}}'
 for target in "CVC-ClinicDB test=$clinic" "Kvasir-SEG test=$kvasir"; do
   name=${target%%=*}; folder=${target#*=}
   tag=$(echo "$name" | tr ' ' '_')
-  evaluate "10_hsp_$tag" "hsp (T=4)" --checkpoint "$runs/hsp" --data "$name=$folder" --split test.txt \
+  evaluate "10_hsp_$tag" "hsp (T=4)" --checkpoint "$hsp" --data "$name=$folder" --split test.txt \
     --report "$runs/reports/hsp_$tag"
+  evaluate "12_single_$tag" "hsp-single" --checkpoint "$runs/hsp-single" --data "$name=$folder" --split test.txt
+  evaluate "14_decoder_$tag" "decoder-only" --checkpoint "$runs/decoder-only" --data "$name=$folder" --split test.txt
+  evaluate "16_positional_$tag" "positional" --checkpoint "$runs/positional" --data "$name=$folder" --split test.txt
   evaluate "20_box_$tag" "box-oracle" --baseline box-oracle --data "$name=$folder" --split test.txt
   evaluate "30_none_$tag" "no-prompt" --baseline no-prompt --data "$name=$folder" --split test.txt
 done
 if [ $kvasir_all = 1 ]; then
-  evaluate "11_hsp_Kvasir-SEG_all" "hsp (T=4)" --checkpoint "$runs/hsp" --data "Kvasir-SEG all 1000=$kvasir" \
+  evaluate "11_hsp_Kvasir-SEG_all" "hsp (T=4)" --checkpoint "$hsp" --data "Kvasir-SEG all 1000=$kvasir" \
     --report "$runs/reports/hsp_Kvasir-SEG_all"
+  evaluate "21_box_Kvasir-SEG_all" "box-oracle" --baseline box-oracle --data "Kvasir-SEG all 1000=$kvasir"
+  evaluate "31_none_Kvasir-SEG_all" "no-prompt" --baseline no-prompt --data "Kvasir-SEG all 1000=$kvasir"
 fi
 if [ $ablations = 1 ]; then
   for t in 1 2 4 8 16; do
-    train "hsp-T$t" "{\"epochs\": $ablation_epochs, \"model\": {\"promptsPerLevel\": $t}}"
+    ablation_args=(--config "{\"model\": {\"promptsPerLevel\": $t}}" --epochs "$ablation_epochs")
+    epoch_args=()
+    train "hsp-T$t" "${ablation_args[@]}"
     evaluate "40_T${t}_CVC-ClinicDB" "hsp T=$t ($ablation_epochs epochs)" --checkpoint "$runs/hsp-T$t" \
       --data "CVC-ClinicDB test=$clinic" --split test.txt
   done
@@ -94,14 +115,23 @@ minutes=$(( ($(date +%s) - started) / 60 ))
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 table=$runs/results.md
 {
-  train_minutes=$(tail -1 "$runs/hsp/log.jsonl" | sed -n 's/.*"seconds":\([0-9]*\).*/\1/p')
-  flags="${config_file:+ --config $config_file}${epochs:+ --epochs $epochs}"
+  flags="${config_file:+ --config $config_file}${epochs:+ --epochs $epochs}${hsp_checkpoint:+ --hsp-checkpoint $hsp_checkpoint}"
   [ $ablations = 1 ] && flags="$flags --ablations --ablation-epochs $ablation_epochs"
   [ $kvasir_all = 1 ] && flags="$flags --kvasir-all"
+  # Training time and length of every run folder (the prefix cache included; a shared cache is paid by the first).
+  runs_text=""
+  for log in "$runs"/*/log.jsonl; do
+    [ -f "$log" ] || continue
+    run_name=$(basename "$(dirname "$log")")
+    run_seconds=$(tail -1 "$log" | sed -n 's/.*"seconds":\([0-9]*\).*/\1/p')
+    run_epochs=$(tail -1 "$log" | sed -n 's/.*"epoch":\([0-9]*\).*/\1/p')
+    runs_text="$runs_text${runs_text:+, }$run_name $run_epochs epochs in $(( ${run_seconds:-0} / 60 )) min"
+  done
   echo "Made by \`bash scripts/reproduce.sh$flags\` on $(date -u +%Y-%m-%d): $cpu,"
-  echo "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, seed $seed. hsp trained in $(( ${train_minutes:-0} / 60 )) min (prefix cache included) for"
-  echo "$(sed -n 's/.*"epochs" : \([0-9]*\).*/\1/p' "$runs/hsp/config.json") epochs on CVC-ClinicDB train.txt minus a seeded 10 % validation split, best checkpoint by"
-  echo "validation Dice@0.5; this invocation took $minutes min (steps whose outputs existed were skipped). Dice@0.5/IoU@0.5:"
+  echo "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, seed $seed. Trained on CVC-ClinicDB train.txt minus a seeded 10 %"
+  echo "validation split, best checkpoint by validation Dice@0.5: ${runs_text:-no run folder}."
+  [ -n "$hsp_checkpoint" ] && echo "hsp rows: $hsp_checkpoint, trained by an earlier invocation (not retrained in this one)."
+  echo "This invocation took $minutes min (steps whose outputs existed were skipped). Dice@0.5/IoU@0.5:"
   echo "probability > 0.5 per image; mDice/mIoU: PraNet toolbox (mean over 256 thresholds). Kvasir-SEG is never trained on."
   echo
   echo '| method | dataset | n | Dice@0.5 | IoU@0.5 | mDice | mIoU | Smeasure | wFmeasure | meanEmeasure | MAE |'

@@ -34,13 +34,20 @@ public final class PromptFreePredictor {
     transform = SampleTransform(size: metadata.config.inputSize, normalization: .minmax01)
   }
 
+  /// Prediction-time logits (B, K+1, S, S): the model's own output, or for `positional` SAM's mask from the
+  /// prompts its classifier derives.
+  public static func logits(model: HSPSAM, images: Tensor) throws -> Tensor {
+    if model.config.architecture == .positional { return try PositionalPrompting.logits(model: model, images: images) }
+    return try model(images).logits
+  }
+
   /// Class probabilities (K+1, H, W) at the image's size, and the class map (argmax; binary: foreground p > 0.5).
   public func predict(_ image: Image) throws -> (probabilities: Tensor, classes: [UInt8]) {
     var generator = SplitMix64(seed: 0)
     let prepared = try transform.apply(rgb: image.rgb8(), classes: [UInt8](repeating: 0, count: image.width * image.height),
                                        height: image.height, width: image.width, using: &generator)
     return try Torch.withNoGrad {
-      let (logits, _) = try model(prepared.image.unsqueeze(0))
+      let logits = try Self.logits(model: model, images: prepared.image.unsqueeze(0))
       let (h, w) = prepared.contentSize
       let cropped = try logits.slice(dim: 2, end: h).slice(dim: 3, end: w)
       // Logits resized bilinearly to the original size, then softmax (PraNet-style: resize before the activation).

@@ -125,7 +125,8 @@ public final class Trainer {
     for part in parts {
       say("caching the frozen encoder prefix of \(part.name): \(part.train.samples.count) images x \(config.cachedVariants) copies, " +
           "\(part.validation.samples.count) validation images")
-      let cacheKey = "base=\(baseBytes) start=\(model.adaptedStart.stage).\(model.adaptedStart.block) size=\(config.inputSize) " +
+      let cacheKey = "base=\(baseBytes) start=\(model.adaptedStart.stage).\(model.adaptedStart.block) " +
+        "levels=\(config.model.decodedLevels) size=\(config.inputSize) " +
         "seed=\(config.seed) aug=\(augmentationJSON) data=\(URL(fileURLWithPath: part.source.folder).standardizedFileURL.path)"
       trainCaches.append(try PrefixCache(model: model, dataset: part.train, transform: transform, variants: config.cachedVariants,
                                          seed: config.seed, batchSize: 8, folder: options.cacheFolder, key: cacheKey) { done, total in

@@ -34,24 +34,35 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
   /// Decodes JSON, rejecting unknown keys (at any level of `model` too) with a message naming them.
   public static func decode(_ data: Data, source: String) throws -> TrainingConfig {
-    guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-      throw TrainingError("\(source): not a JSON object")
-    }
+    try decode(layers: [(data, source)])
+  }
+
+  /// Decodes several JSON objects, each merged key by key over the ones before it (and all over the defaults):
+  /// `--config base.json --config '{"model": {...}}'`. Unknown keys are rejected naming the layer they are in.
+  public static func decode(layers: [(data: Data, source: String)]) throws -> TrainingConfig {
     let known = Set(["model", "inputSize", "batchSize", "epochs", "learningRate", "lrPower", "warmupIters", "weightDecay",
                      "diceWeight", "lambdaAux", "gradientClip", "validateEvery", "seed", "augmentation", "cachedVariants"])
-    if let unknown = object.keys.filter({ !known.contains($0) }).sorted().first {
-      throw TrainingError("\(source): unknown key '\(unknown)'")
+    let modelKnown = Set(HSPSAMConfig.CodingKeys.allCases.map(\.stringValue))
+    let source = layers.map(\.source).joined(separator: " + ")
+    // Missing keys take their defaults: the user's JSON is merged over the default configuration's.
+    var merged: [String: Any]
+    do { merged = try JSONSerialization.jsonObject(with: TrainingConfig().json()) as? [String: Any] ?? [:] } catch {
+      throw TrainingError("default configuration: \(describe(error))")
     }
-    let modelKnown = Set(["backbone", "numClasses", "promptsPerLevel", "promptedLevels", "loraRank", "loraBlocks", "neckInit",
-                          "levelDecoderInit", "fusionInit", "fusionUsesPrompts"])
-    if let model = object["model"] as? [String: Any], let unknown = model.keys.filter({ !modelKnown.contains($0) }).sorted().first {
-      throw TrainingError("\(source): unknown key 'model.\(unknown)'")
+    for layer in layers {
+      guard let object = try? JSONSerialization.jsonObject(with: layer.data) as? [String: Any] else {
+        throw TrainingError("\(layer.source): not a JSON object")
+      }
+      if let unknown = object.keys.filter({ !known.contains($0) }).sorted().first {
+        throw TrainingError("\(layer.source): unknown key '\(unknown)'")
+      }
+      if let model = object["model"] as? [String: Any], let unknown = model.keys.filter({ !modelKnown.contains($0) }).sorted().first {
+        throw TrainingError("\(layer.source): unknown key 'model.\(unknown)'")
+      }
+      merged = deepMerge(merged, object)
     }
     do {
-      // Missing keys take their defaults: the user's JSON is merged over the default configuration's.
-      let defaults = try JSONSerialization.jsonObject(with: TrainingConfig().json()) as? [String: Any] ?? [:]
-      let merged = try JSONSerialization.data(withJSONObject: deepMerge(defaults, object))
-      let config = try JSONDecoder().decode(TrainingConfig.self, from: merged)
+      let config = try JSONDecoder().decode(TrainingConfig.self, from: JSONSerialization.data(withJSONObject: merged))
       try config.validate(source: source)
       return config
     } catch let error as TrainingError {

@@ -38,19 +38,27 @@ public final class HSPSAM: Module {
   public let config: HSPSAMConfig
   public let base: Sam
   let encoder: TinyViT
+  /// Per decoded level (`config.decodedLevels`; empty without prompts): P_l, Neck_l, the projection of P_l.
   public let abstractPrompts: [Tensor]
   let levelNecks: [Sequential]
   let promptProjections: [PromptProjection]
+  /// Hierarchical only: L-1 level decoders and mask downscalers, and the fusion decoder.
   let levelDecoders: [LevelDecoder]
   let maskDownscalers: [Sequential]
-  let fusionDecoder: FusionDecoder
+  let fusionDecoder: FusionDecoder?
+  /// single-level and decoder-only: the one decoder (a copy of the pretrained mask decoder), key `decoder`.
+  let decoder: LevelDecoder?
+  /// positional: the pixel classifier on the frozen embedding (1x1 conv 256 -> 1), key `pixel_classifier`.
+  public let pixelClassifier: Conv2d?
   /// First adapted block (stage, index): the prefix before it is frozen and cacheable.
   public let adaptedStart: (stage: Int, block: Int)
 
-  public var levels: Int { HSPSAMConfig.liteMedSAMLevelWidths.count }
+  public var levels: Int { config.decodedLevels.count }
   public var outputs: Int { config.numClasses + 1 }
+  var architecture: HSPSAMConfig.Architecture { config.architecture }
 
-  /// Builds HSP-SAM around a LiteMedSAM model (its weights are the frozen base; load them before).
+  /// Builds HSP-SAM (or one of the note's baselines, `config.architecture`) around a LiteMedSAM model (its weights
+  /// are the frozen base; load them before).
   public init(config: HSPSAMConfig, base: Sam) throws {
     try config.validate()
     guard let encoder = base.imageEncoder as? TinyViT else {
@@ -61,18 +69,23 @@ public final class HSPSAM: Module {
     self.encoder = encoder
     try base.freeze()
     let t = config.promptsPerLevel, k1 = config.numClasses + 1
-    let levelCount = HSPSAMConfig.liteMedSAMLevelWidths.count
-    abstractPrompts = try HSPSAMConfig.liteMedSAMPromptWidths.map { width in
-      let p = try Tensor.empty([t, width])
+    let hierarchical = config.architecture == .hierarchical
+    // Prompts, necks and projections exist for the decoded levels of the prompt-using architectures.
+    let promptLevels = [.hierarchical, .singleLevel].contains(config.architecture) ? config.decodedLevels : []
+    abstractPrompts = try promptLevels.map { level in
+      let p = try Tensor.empty([t, HSPSAMConfig.liteMedSAMPromptWidths[level - 1]])
       try Torch.withNoGrad { try p.normalInPlace(mean: 0, std: 0.02) }
       return p
     }
-    levelNecks = try HSPSAMConfig.liteMedSAMLevelWidths.map { try makeSAMNeck(inChannels: $0) }
-    promptProjections = try HSPSAMConfig.liteMedSAMPromptWidths.map { try PromptProjection(promptWidth: $0, tokens: t) }
+    levelNecks = try promptLevels.map { try makeSAMNeck(inChannels: HSPSAMConfig.liteMedSAMLevelWidths[$0 - 1]) }
+    promptProjections = try promptLevels.map { try PromptProjection(promptWidth: HSPSAMConfig.liteMedSAMPromptWidths[$0 - 1], tokens: t) }
+    let levelCount = promptLevels.count
     let pretrainedDecoders = config.levelDecoderInit == "pretrained"
-    levelDecoders = try (0..<(levelCount - 1)).map { _ in try LevelDecoder(outputs: k1, depth: pretrainedDecoders ? 2 : 1) }
-    maskDownscalers = try (0..<(levelCount - 1)).map { _ in try makeMaskDownscaler(outputs: k1) }
-    fusionDecoder = try FusionDecoder(levels: levelCount, outputs: k1)
+    levelDecoders = hierarchical ? try (0..<(levelCount - 1)).map { _ in try LevelDecoder(outputs: k1, depth: pretrainedDecoders ? 2 : 1) } : []
+    maskDownscalers = hierarchical ? try (0..<(levelCount - 1)).map { _ in try makeMaskDownscaler(outputs: k1) } : []
+    fusionDecoder = hierarchical ? try FusionDecoder(levels: levelCount, outputs: k1) : nil
+    decoder = [.singleLevel, .decoderOnly].contains(config.architecture) ? try LevelDecoder(outputs: k1, depth: 2) : nil
+    pixelClassifier = config.architecture == .positional ? try Conv2d(256, config.numClasses, kernelSize: 1) : nil
 
     // Adapters inside the encoder: prompts at the last block of each prompted stage, LoRA per `loraBlocks`.
     let prompted = Set(config.promptedLevels.map { ($0, encoder.stages[$0].blocks.count - 1) }.map { "\($0.0).\($0.1)" })
@@ -94,18 +107,27 @@ public final class HSPSAM: Module {
     super.init()
 
     // The base model's parts keep their LiteMedSAM keys, so a checkpoint is "LiteMedSAM keys + new keys".
+    // Per-level keys are 0-based level indices (`abstract_prompts.2` is level 3), whatever levels exist.
     for (key, child) in base.children { registerChild(key, child) }
-    let prompts = registerChild("abstract_prompts", Module())
-    for (l, p) in abstractPrompts.enumerated() { prompts.registerParameter(String(l), p) }
-    let necks = registerChild("level_necks", Module())
-    for (l, n) in levelNecks.enumerated() { necks.registerChild(String(l), n) }
-    let projections = registerChild("prompt_projections", Module())
-    for (l, p) in promptProjections.enumerated() { projections.registerChild(String(l), p) }
-    let decoders = registerChild("level_decoders", Module())
-    for (l, d) in levelDecoders.enumerated() { decoders.registerChild(String(l), d) }
-    let downscalers = registerChild("mask_downscalers", Module())
-    for (l, d) in maskDownscalers.enumerated() { downscalers.registerChild(String(l), d) }
-    registerChild("fusion_decoder", fusionDecoder)
+    if !promptLevels.isEmpty {
+      let prompts = registerChild("abstract_prompts", Module())
+      let necks = registerChild("level_necks", Module())
+      let projections = registerChild("prompt_projections", Module())
+      for (i, level) in promptLevels.enumerated() {
+        prompts.registerParameter(String(level - 1), abstractPrompts[i])
+        necks.registerChild(String(level - 1), levelNecks[i])
+        projections.registerChild(String(level - 1), promptProjections[i])
+      }
+    }
+    if let fusionDecoder {
+      let decoders = registerChild("level_decoders", Module())
+      for (l, d) in levelDecoders.enumerated() { decoders.registerChild(String(l), d) }
+      let downscalers = registerChild("mask_downscalers", Module())
+      for (l, d) in maskDownscalers.enumerated() { downscalers.registerChild(String(l), d) }
+      registerChild("fusion_decoder", fusionDecoder)
+    }
+    if let decoder { registerChild("decoder", decoder) }
+    if let pixelClassifier { registerChild("pixel_classifier", pixelClassifier) }
     try initialiseFromPretrained()
     train(false)
   }
@@ -114,8 +136,9 @@ public final class HSPSAM: Module {
   func initialiseFromPretrained() throws {
     let pretrainedNeck = encoder.neck
     if config.neckInit == "pretrained" {
-      for (l, neck) in levelNecks.enumerated() {
-        if HSPSAMConfig.liteMedSAMLevelWidths[l] == HSPSAMConfig.liteMedSAMLevelWidths.last! {
+      let promptLevels = abstractPrompts.isEmpty ? [] : config.decodedLevels
+      for (neck, level) in zip(levelNecks, promptLevels) {
+        if HSPSAMConfig.liteMedSAMLevelWidths[level - 1] == HSPSAMConfig.liteMedSAMLevelWidths.last! {
           try copyState(from: pretrainedNeck, to: neck)
         } else {  // width differs: keep the random 1x1 conv, copy the 3x3 conv and both norms
           for index in [1, 2, 3] { try copyState(from: pretrainedNeck[index], to: neck[index]) }
@@ -129,7 +152,11 @@ public final class HSPSAM: Module {
         try level.head.copyPretrained(from: decoder)
       }
     }
-    if config.fusionInit == "pretrained" {
+    if let single = self.decoder {  // single-level and decoder-only always start from the pretrained decoder
+      try copyState(from: decoder.transformer, to: single.transformer)
+      try single.head.copyPretrained(from: decoder)
+    }
+    if let fusionDecoder, config.fusionInit == "pretrained" {
       let pretrained = Dictionary(uniqueKeysWithValues: decoder.transformer.stateDict().map { ($0.name, $0.tensor) })
       for block in fusionDecoder.blocks {
         try Torch.withNoGrad {
@@ -151,10 +178,13 @@ public final class HSPSAM: Module {
 
   // MARK: - Encoder
 
-  /// Runs the frozen, prompt-independent prefix: (B, 3, S, S) -> tokens entering `adaptedStart` and the level
-  /// features completed before it. Pure function of the image and the base weights: cacheable.
+  /// Runs the frozen, prompt-independent prefix: (B, 3, S, S) -> tokens entering `adaptedStart` and the decoded
+  /// levels' features completed before it. Pure function of the image and the base weights: cacheable. A level
+  /// feature equal to the tokens (the stage just before the first adapted block; the last stage of a frozen
+  /// encoder) is not kept twice: `encodeLevels` takes it from the tokens.
   public func encodePrefix(_ image: Tensor) throws -> EncoderPrefix {
-    try Torch.withNoGrad {
+    let keep = Set(config.decodedLevels)
+    return try Torch.withNoGrad {
       var x = try encoder.patchEmbed(image.channelsLast())
       var features: [Int: Tensor] = [:]
       x = try encoder.stages[0](x)
@@ -164,24 +194,28 @@ public final class HSPSAM: Module {
           if (s, j) == adaptedStart { return EncoderPrefix(tokens: x, features: features) }
           x = try block(x)
         }
-        if s == adaptedStart.stage && adaptedStart.block >= stage.blocks.count { return EncoderPrefix(tokens: x, features: features) }
         x = try stage.downsample.map { try $0(x) } ?? x
-        features[s] = x
+        if keep.contains(s) && !(s + 1 == adaptedStart.stage && adaptedStart.block == 0) {
+          features[s] = x
+        }
       }
       return EncoderPrefix(tokens: x, features: features)
     }
   }
 
-  /// Continues from a prefix through the adapted blocks (prompts and LoRA) -> level features F_1..F_3, (B, C_l, 64, 64).
+  /// Continues from a prefix through the adapted blocks (prompts and LoRA) -> the decoded levels' features,
+  /// (B, C_l, 64, 64) each, shallowest first.
   public func encodeLevels(from prefix: EncoderPrefix) throws -> [Tensor] {
     var x = prefix.tokens
     var features = prefix.features
+    if adaptedStart.block == 0 && features[adaptedStart.stage - 1] == nil { features[adaptedStart.stage - 1] = x }
     let promptedStages = Set(config.promptedLevels)
+    let promptIndex = Dictionary(uniqueKeysWithValues: config.decodedLevels.enumerated().map { ($1, $0) })
     for s in adaptedStart.stage..<encoder.stages.count {
       let stage = encoder.stages[s]
       let first = s == adaptedStart.stage ? adaptedStart.block : 0
       for j in first..<stage.blocks.count {
-        let prompts = promptedStages.contains(s) && j == stage.blocks.count - 1 ? abstractPrompts[s - 1] : nil
+        let prompts = promptedStages.contains(s) && j == stage.blocks.count - 1 ? promptIndex[s].map { abstractPrompts[$0] } : nil
         if let block = stage.blocks[j] as? TinyViTBlock {
           x = try block(x, prompts: prompts)
         } else {
@@ -192,7 +226,7 @@ public final class HSPSAM: Module {
       features[s] = x
     }
     let g = encoder.gridSize
-    return try (1..<encoder.stages.count).map { s in
+    return try config.decodedLevels.map { s in
       guard let tokens = features[s] else { throw HSPSAMConfigError(message: "level \(s) feature missing") }
       return try tokens.view([tokens.size(0), g, g, -1]).permute([0, 3, 1, 2])
     }
@@ -200,13 +234,39 @@ public final class HSPSAM: Module {
 
   // MARK: - Decoding
 
-  /// Final logits (B, K+1, S, S) and the level decoders' logits (L-1 of them) from level features.
+  /// Training-time logits (B, K+1, S, S) and the level decoders' logits (L-1 of them, hierarchical only) from the
+  /// decoded levels' features. For `positional` these are the pixel classifier's (background 0, foreground z),
+  /// upsampled bilinearly from the 64 grid; its prediction goes through SAM (`PositionalPrompting`).
   public func decode(features: [Tensor]) throws -> (logits: Tensor, levelLogits: [Tensor]) {
     let b = features[0].size(0)
-    let embeddings = try zip(levelNecks, features).map { try $0.0($0.1) }
-    let tokens = try zip(promptProjections, abstractPrompts).map { try $0.0($0.1) }
     let positional = try base.promptEncoder.densePositionalEncoding().expand([b, -1, -1, -1])
     let noMask = try base.promptEncoder.noMaskDenseEmbedding(batch: b)
+    switch architecture {
+    case .hierarchical: return try decodeHierarchy(features: features, positional: positional, noMask: noMask)
+    case .singleLevel:
+      let tokens = try promptProjections[0](abstractPrompts[0])
+      return (try decoder!(embedding: levelNecks[0](features[0]) + noMask, positional: positional, prompts: tokens), [])
+    case .decoderOnly:
+      let embedding = try frozenEmbedding(features[0])
+      return (try decoder!(embedding: embedding + noMask, positional: positional, prompts: Tensor.empty([0, 256])), [])
+    case .positional:
+      let foreground = try pixelClassifier!(frozenEmbedding(features[0]))
+      let logits = try Tensor.cat([Tensor.zeros(foreground.shape), foreground], dim: 1)
+      let size = 4 * foreground.size(2)  // the input frame: SAM's x4 from the embedding grid
+      return (try logits.interpolate(size: (size, size), mode: .bilinear), [])
+    }
+  }
+
+  /// The pretrained neck on the deepest feature: LiteMedSAM's own image embedding (no gradient reaches the encoder).
+  public func frozenEmbedding(_ deepest: Tensor) throws -> Tensor {
+    try Torch.withNoGrad { try encoder.neck(deepest) }
+  }
+
+  func decodeHierarchy(features: [Tensor], positional: Tensor, noMask: Tensor) throws -> (logits: Tensor, levelLogits: [Tensor]) {
+    let b = features[0].size(0)
+    guard let fusionDecoder else { throw HSPSAMConfigError(message: "no fusion decoder") }
+    let embeddings = try zip(levelNecks, features).map { try $0.0($0.1) }
+    let tokens = try zip(promptProjections, abstractPrompts).map { try $0.0($0.1) }
     let levelLogits = try levelDecoders.enumerated().map { l, decoder in
       try decoder(embedding: embeddings[l] + noMask, positional: positional, prompts: tokens[l])
     }
@@ -228,7 +288,7 @@ public final class HSPSAM: Module {
     return (logits, levelLogits)
   }
 
-  /// Whole forward from images (B, 3, S, S) normalised as LiteMedSAM expects.
+  /// Whole training-time forward from images (B, 3, S, S) normalised as LiteMedSAM expects.
   public func callAsFunction(_ images: Tensor) throws -> (logits: Tensor, levelLogits: [Tensor]) {
     try decode(features: encodeLevels(from: encodePrefix(images)))
   }

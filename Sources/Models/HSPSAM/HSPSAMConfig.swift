@@ -3,6 +3,15 @@ import Foundation
 /// The model switches of HSP-SAM (../shared/notes/hsp-sam.md section 3.13). JSON keys equal the property names;
 /// unknown keys and impossible values are errors (`validate()`).
 public struct HSPSAMConfig: Codable, Equatable, Sendable {
+  /// What is built around the frozen LiteMedSAM (note section 4 names the baselines):
+  /// - `hierarchical` (default): HSP-SAM, prompts and a neck per level, level decoders, the fusion decoder;
+  /// - `single-level` (`hsp-single`): prompts, LoRA and a neck at the deepest level only, one decoder (a pretrained
+  ///   copy) with tokens [M, S_3], no level decoders, no fusion;
+  /// - `decoder-only`: frozen encoder and neck, no prompts, no LoRA; a pretrained copy of the mask decoder is trained
+  ///   (K+1 mask tokens, no IoU token, no sparse prompt);
+  /// - `positional`: a 1x1-conv pixel classifier on the frozen embedding is trained; at prediction its map gives a
+  ///   box and a positive point per component, which the frozen LiteMedSAM decoder turns into the mask.
+  public var architecture = Architecture.hierarchical
   /// Only `litemedsam` is implemented so far.
   public var backbone: ModelKind = .litemedsam
   /// K foreground classes; the model outputs K + 1 softmax channels.
@@ -28,6 +37,36 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
 
   public init() {}
 
+  public enum Architecture: String, Codable, CaseIterable, Sendable {
+    case hierarchical, singleLevel = "single-level", decoderOnly = "decoder-only", positional
+  }
+
+  /// Levels whose features are decoded: all three for `hierarchical`, the deepest otherwise.
+  public var decodedLevels: [Int] { architecture == .hierarchical ? [1, 2, 3] : [3] }
+
+  public enum CodingKeys: String, CodingKey, CaseIterable {
+    case architecture, backbone, numClasses, promptsPerLevel, promptedLevels, loraRank, loraBlocks, neckInit,
+         levelDecoderInit, fusionInit, fusionUsesPrompts
+  }
+
+  /// Missing keys take their defaults (checkpoints written before a key existed still load).
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: key) ?? fallback }
+    let d = HSPSAMConfig()
+    architecture = try value(.architecture, d.architecture)
+    backbone = try value(.backbone, d.backbone)
+    numClasses = try value(.numClasses, d.numClasses)
+    promptsPerLevel = try value(.promptsPerLevel, d.promptsPerLevel)
+    promptedLevels = try value(.promptedLevels, d.promptedLevels)
+    loraRank = try value(.loraRank, d.loraRank)
+    loraBlocks = try value(.loraBlocks, d.loraBlocks)
+    neckInit = try value(.neckInit, d.neckInit)
+    levelDecoderInit = try value(.levelDecoderInit, d.levelDecoderInit)
+    fusionInit = try value(.fusionInit, d.fusionInit)
+    fusionUsesPrompts = try value(.fusionUsesPrompts, d.fusionUsesPrompts)
+  }
+
   /// LiteMedSAM's three levels: feature widths after each stage's merge, and prompt widths (the block's width).
   public static let liteMedSAMLevelWidths = [160, 320, 320]
   public static let liteMedSAMPromptWidths = [128, 160, 320]
@@ -41,6 +80,16 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
     guard (1...64).contains(promptsPerLevel) else { throw fail("promptsPerLevel must be 1...64, got \(promptsPerLevel)") }
     guard promptedLevels.allSatisfy({ (1...3).contains($0) }), Set(promptedLevels).count == promptedLevels.count else {
       throw fail("promptedLevels must be distinct values in 1...3, got \(promptedLevels)")
+    }
+    switch architecture {
+    case .hierarchical: break
+    case .singleLevel:
+      guard promptedLevels == [3] else { throw fail("single-level prompts the deepest level only: promptedLevels must be [3], got \(promptedLevels)") }
+    case .decoderOnly, .positional:
+      guard promptedLevels.isEmpty, loraBlocks == "none" else {
+        throw fail("\(architecture.rawValue) adapts no encoder block: set promptedLevels [] and loraBlocks \"none\"")
+      }
+      guard architecture == .decoderOnly || numClasses == 1 else { throw fail("positional supports numClasses 1 only, got \(numClasses)") }
     }
     guard (1...320).contains(loraRank) else { throw fail("loraRank must be 1...320, got \(loraRank)") }
     guard ["from-first-prompt", "all", "prompted-only", "none"].contains(loraBlocks) else {

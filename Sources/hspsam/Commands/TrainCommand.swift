@@ -14,8 +14,9 @@ struct TrainCommand: ParsableCommand {
       """
   )
 
-  @Option(help: "Training configuration: a JSON file, or inline JSON starting with '{'. Missing keys take the defaults; unknown keys are errors.")
-  var config: String?
+  @Option(help: ArgumentHelp("Training configuration: a JSON file, or inline JSON starting with '{'. Missing keys take the defaults; unknown keys are errors.",
+                             discussion: "Repeatable: each one is merged key by key over the ones before it, e.g. --config configs/clinicdb-cpu.json --config '{\"model\": {\"promptsPerLevel\": 8}}'."))
+  var config: [String] = []
   @Option(name: .customLong("data"), help: "Dataset folder with images/ and masks/, or NAME=DIR; repeat to train on several (their union).")
   var datasets: [String]
   @Option(name: .customLong("weight"), help: "NAME=W: draw W x that dataset's size per epoch (default 1; repeatable).")
@@ -44,11 +45,13 @@ struct TrainCommand: ParsableCommand {
 
   func run() throws {
     var settings = TrainingConfig()
-    if let config, config.trimmingCharacters(in: .whitespaces).hasPrefix("{") {
-      settings = try TrainingConfig.decode(Data(config.utf8), source: "--config")
-    } else if let config {
-      guard let data = FileManager.default.contents(atPath: config) else { throw CommandError("--config \(config): cannot be read") }
-      settings = try TrainingConfig.decode(data, source: config)
+    if !config.isEmpty {
+      let layers = try config.map { entry -> (data: Data, source: String) in
+        if entry.trimmingCharacters(in: .whitespaces).hasPrefix("{") { return (Data(entry.utf8), "--config") }
+        guard let data = FileManager.default.contents(atPath: entry) else { throw CommandError("--config \(entry): cannot be read") }
+        return (data, entry)
+      }
+      settings = try TrainingConfig.decode(layers: layers)
     } else if resume, let saved = FileManager.default.contents(atPath: URL(fileURLWithPath: out).appendingPathComponent("config.json").path) {
       settings = try TrainingConfig.decode(saved, source: out + "/config.json")
     }
