@@ -82,4 +82,32 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertTrue(refused.stderr.contains("unknown key 'epoch'"), refused.stderr)
     XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("r2").path), "nothing written")
   }
+
+  /// The trained baselines (note section 4) through the same commands: `--config` twice (the second replaces the
+  /// model section), one step, then a prompt-free prediction at the input size.
+  func testBaselineArchitecturesTrainAndPredict() throws {
+    guard FileManager.default.fileExists(atPath: Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path)
+    else { throw XCTSkip("lite_medsam.pth absent: run scripts/setup.sh") }
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let data = folder.appendingPathComponent("data")
+    try writeGeneratedDataset(at: data, count: 3, prefix: "b")
+    let cache = ["HSPSAM_CACHE": folder.appendingPathComponent("cache").path]
+    let models = ["decoder-only": #"{"model": {"architecture": "decoder-only", "promptedLevels": [], "loraBlocks": "none"}}"#,
+                  "positional": #"{"model": {"architecture": "positional", "promptedLevels": [], "loraBlocks": "none"}}"#,
+                  "single-level": #"{"model": {"architecture": "single-level", "promptedLevels": [3], "promptsPerLevel": 1}}"#]
+    for (name, model) in models.sorted(by: { $0.key < $1.key }) {
+      let run = folder.appendingPathComponent("run-" + name).path
+      let trained = try runHSPSAM(["train", "--config", #"{"batchSize": 2, "cachedVariants": 1}"#, "--config", model,
+                                   "--data", data.path, "--out", run, "--max-steps", "1", "--val-fraction", "0.3"], environment: cache)
+      XCTAssertEqual(trained.status, 0, name + ": " + trained.stderr)
+      let saved = try String(contentsOfFile: run + "/config.json", encoding: .utf8)
+      XCTAssertTrue(saved.contains(#""architecture" : "\#(name)""#) && saved.contains(#""batchSize" : 2"#), saved)
+      let output = folder.appendingPathComponent("pred-" + name).path
+      let predicted = try runHSPSAM(["predict", "--checkpoint", run, data.appendingPathComponent("images/b1.png").path, "--output", output])
+      XCTAssertEqual(predicted.status, 0, name + ": " + predicted.stderr)
+      let mask = try ImageIO.read(output + "/b1.png")
+      XCTAssertEqual([mask.width, mask.height, mask.channels], [40, 30, 1], name)
+    }
+  }
 }

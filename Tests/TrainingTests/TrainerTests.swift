@@ -99,6 +99,14 @@ final class TrainerTests: XCTestCase {
     XCTAssertEqual(partial.epochs, 3)
     XCTAssertEqual(partial.model.promptsPerLevel, 8)
     XCTAssertEqual(partial.batchSize, TrainingConfig().batchSize, "missing keys keep their defaults")
+    // Repeated --config: later layers are merged key by key over earlier ones; errors name the layer.
+    let layered = try TrainingConfig.decode(layers: [(Data(#"{"epochs": 3, "model": {"promptsPerLevel": 8}}"#.utf8), "a.json"),
+                                                      (Data(#"{"model": {"architecture": "single-level", "promptedLevels": [3]}}"#.utf8), "--config")])
+    XCTAssertEqual([layered.epochs, layered.model.promptsPerLevel], [3, 8], "the first layer's keys survive")
+    XCTAssertEqual(layered.model.architecture, .singleLevel)
+    XCTAssertThrowsError(try TrainingConfig.decode(layers: [(Data("{}".utf8), "a.json"), (Data(#"{"model": {"levels": 1}}"#.utf8), "--config")])) {
+      XCTAssertEqual($0.localizedDescription, "--config: unknown key 'model.levels'")
+    }
 
     try FileManager.default.removeItem(at: folder.appendingPathComponent("data/masks"))
     XCTAssertThrowsError(try Trainer(config: config, options: options("nomask", maxSteps: 1)).run()) {
