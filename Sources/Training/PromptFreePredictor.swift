@@ -26,12 +26,12 @@ public final class PromptFreePredictor {
       throw TrainingError("\(path) was trained on \(metadata.baseCheckpoint) (\(metadata.baseCheckpointBytes) bytes); " +
                           "\(baseCheckpoint) differs (\(baseBytes) bytes)")
     }
-    let base = try ModelRegistry.load(metadata.config.model.backbone, checkpoint: baseCheckpoint)
+    let base = try metadata.config.loadBase(checkpoint: baseCheckpoint)
     model = try HSPSAM(config: metadata.config.model, base: base)
     try RunCheckpoint.restore(tensors, into: model, source: path)
     model.eval()
     self.metadata = metadata
-    transform = SampleTransform(size: metadata.config.inputSize, normalization: .minmax01)
+    transform = SampleTransform(size: metadata.config.inputSize, normalization: metadata.config.inputNormalization)
   }
 
   /// Prediction-time logits (B, K+1, S, S): the model's own output, or for `positional` SAM's mask from the

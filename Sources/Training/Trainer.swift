@@ -110,11 +110,11 @@ public final class Trainer {
     try writeAtomically(try config.json(), to: configPath)
     Torch.threadCount = ProcessInfo.processInfo.activeProcessorCount
     try Torch.manualSeed(config.seed)
-    let base = try ModelRegistry.load(.litemedsam, checkpoint: options.baseCheckpoint)
+    let base = try config.loadBase(checkpoint: options.baseCheckpoint)
     let model = try HSPSAM(config: config.model, base: base)
     let baseBytes = (try fm.attributesOfItem(atPath: options.baseCheckpoint)[.size] as? Int) ?? 0
 
-    let transform = SampleTransform(size: config.inputSize, normalization: .minmax01, augmentation: config.augmentation)
+    let transform = SampleTransform(size: config.inputSize, normalization: config.inputNormalization, augmentation: config.augmentation)
     let cacheStart = Date()
     // Everything the cached prefix depends on: the base weights, where the adapted blocks start, the input transform.
     let keyEncoder = JSONEncoder()
@@ -125,8 +125,8 @@ public final class Trainer {
     for part in parts {
       say("caching the frozen encoder prefix of \(part.name): \(part.train.samples.count) images x \(config.cachedVariants) copies, " +
           "\(part.validation.samples.count) validation images")
-      let cacheKey = "base=\(baseBytes) start=\(model.adaptedStart.stage).\(model.adaptedStart.block) " +
-        "levels=\(config.model.decodedLevels) size=\(config.inputSize) " +
+      let cacheKey = "base=\(baseBytes) start=\(model.adaptedStart) backbone=\(config.model.backbone.rawValue) " +
+        "levels=\(config.model.decodedLevels) size=\(config.inputSize) norm=\(config.inputNormalization.rawValue) " +
         "seed=\(config.seed) aug=\(augmentationJSON) data=\(URL(fileURLWithPath: part.source.folder).standardizedFileURL.path)"
       trainCaches.append(try PrefixCache(model: model, dataset: part.train, transform: transform, variants: config.cachedVariants,
                                          seed: config.seed, batchSize: 8, folder: options.cacheFolder, key: cacheKey) { done, total in
@@ -201,7 +201,7 @@ public final class Trainer {
         var loss = try Losses.segmentation(logits: logits, target: masks, diceWeight: config.diceWeight)
         if config.lambdaAux > 0 {
           for level in levelLogits {
-            loss = try loss + Losses.segmentation(logits: level, target: masks, diceWeight: config.diceWeight)
+            loss = try loss + Losses.segmentation(logits: level, target: masks.resizedNearest(like: level), diceWeight: config.diceWeight)
               * (config.lambdaAux / Double(levelLogits.count))
           }
         }
@@ -315,6 +315,16 @@ public final class Trainer {
       }
     }
     return total / Double(count)
+  }
+}
+
+extension Tensor {
+  /// Class-index masks (B, H, W) resized (nearest) to the spatial size of `logits` (B, C, h, w): the level
+  /// decoders' targets when their output is smaller than the input (SAM at 1024: 256).
+  func resizedNearest(like logits: Tensor) throws -> Tensor {
+    let size = (logits.size(2), logits.size(3))
+    if size == (self.size(1), self.size(2)) { return self }
+    return try unsqueeze(1).to(.float32).interpolate(size: size, mode: .nearest).squeeze(1).to(.int64)
   }
 }
 

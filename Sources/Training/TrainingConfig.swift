@@ -6,7 +6,12 @@ import Models
 /// LiteMedSAM-on-CPU column (hsp-sam.md 3.12). Unknown keys are rejected so a typo never silently trains the default.
 public struct TrainingConfig: Codable, Equatable, Sendable {
   public var model = HSPSAMConfig()
+  /// The square model input: 256 for LiteMedSAM; a multiple of 16 up to 1024 for SAM ViT (1024 native; 512 is the
+  /// paper code's; positional tables are resized on load as SAMed does).
   public var inputSize = 256
+  /// "backbone" (LiteMedSAM: per-image min-max to [0, 1]; SAM: ImageNet mean/std on 0..255), "minmax01" (the
+  /// paper code's choice for SAM too) or "imagenet" (note 3.2).
+  public var normalization = "backbone"
   /// 4 [choice]: `hspsam bench hsp` measured 1.34 / 1.24 / 1.51 s per image per training step at batch 1 / 4 / 8
   /// on 2 cores (the note's 8 assumed batching helps; here it does not).
   public var batchSize = 4
@@ -32,6 +37,34 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
   public init() {}
 
+  enum CodingKeys: String, CodingKey, CaseIterable {
+    case model, inputSize, normalization, batchSize, epochs, learningRate, lrPower, warmupIters, weightDecay, diceWeight,
+         lambdaAux, gradientClip, validateEvery, seed, augmentation, cachedVariants
+  }
+
+  /// Missing keys take their defaults: checkpoints written before a key existed still load.
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: key) ?? fallback }
+    let d = TrainingConfig()
+    model = try value(.model, d.model)
+    inputSize = try value(.inputSize, d.inputSize)
+    normalization = try value(.normalization, d.normalization)
+    batchSize = try value(.batchSize, d.batchSize)
+    epochs = try value(.epochs, d.epochs)
+    learningRate = try value(.learningRate, d.learningRate)
+    lrPower = try value(.lrPower, d.lrPower)
+    warmupIters = try c.decodeIfPresent(Int.self, forKey: .warmupIters)
+    weightDecay = try value(.weightDecay, d.weightDecay)
+    diceWeight = try value(.diceWeight, d.diceWeight)
+    lambdaAux = try value(.lambdaAux, d.lambdaAux)
+    gradientClip = try value(.gradientClip, d.gradientClip)
+    validateEvery = try value(.validateEvery, d.validateEvery)
+    seed = try value(.seed, d.seed)
+    augmentation = try value(.augmentation, d.augmentation)
+    cachedVariants = try value(.cachedVariants, d.cachedVariants)
+  }
+
   /// Decodes JSON, rejecting unknown keys (at any level of `model` too) with a message naming them.
   public static func decode(_ data: Data, source: String) throws -> TrainingConfig {
     try decode(layers: [(data, source)])
@@ -40,8 +73,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// Decodes several JSON objects, each merged key by key over the ones before it (and all over the defaults):
   /// `--config base.json --config '{"model": {...}}'`. Unknown keys are rejected naming the layer they are in.
   public static func decode(layers: [(data: Data, source: String)]) throws -> TrainingConfig {
-    let known = Set(["model", "inputSize", "batchSize", "epochs", "learningRate", "lrPower", "warmupIters", "weightDecay",
-                     "diceWeight", "lambdaAux", "gradientClip", "validateEvery", "seed", "augmentation", "cachedVariants"])
+    let known = Set(CodingKeys.allCases.map(\.stringValue))
     let modelKnown = Set(HSPSAMConfig.CodingKeys.allCases.map(\.stringValue))
     let source = layers.map(\.source).joined(separator: " + ")
     // Missing keys take their defaults: the user's JSON is merged over the default configuration's.
@@ -77,7 +109,14 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   public func validate(source: String = "config") throws {
     do { try model.validate() } catch let error as HSPSAMConfigError { throw TrainingError("\(source): \(error.message)") }
     func check(_ ok: Bool, _ text: String) throws { if !ok { throw TrainingError("\(source): \(text)") } }
-    try check(inputSize == 256, "inputSize must be 256 for litemedsam, got \(inputSize)")
+    if model.backbone == .litemedsam {
+      try check(inputSize == 256, "inputSize must be 256 for litemedsam, got \(inputSize)")
+    } else {
+      try check(inputSize % 16 == 0 && (256...1024).contains(inputSize),
+                "inputSize must be a multiple of 16 in 256...1024 for \(model.backbone.rawValue), got \(inputSize)")
+    }
+    try check(["backbone", "minmax01", "imagenet"].contains(normalization),
+              "normalization must be backbone, minmax01 or imagenet, got \(normalization)")
     try check((1...512).contains(batchSize), "batchSize must be 1...512, got \(batchSize)")
     try check((1...10_000).contains(epochs), "epochs must be 1...10000, got \(epochs)")
     try check(learningRate > 0 && learningRate < 1, "learningRate must be in (0, 1), got \(learningRate)")
@@ -89,6 +128,20 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     try check(gradientClip > 0, "gradientClip must be > 0")
     try check(validateEvery >= 1, "validateEvery must be >= 1")
     try check((1...64).contains(cachedVariants), "cachedVariants must be 1...64")
+  }
+
+  /// The input normalisation `normalization` names for this backbone.
+  public var inputNormalization: Normalization {
+    switch normalization {
+    case "minmax01": return .minmax01
+    case "imagenet": return .imagenet
+    default: return model.backbone == .litemedsam ? .minmax01 : .imagenet
+    }
+  }
+
+  /// The frozen base model this configuration trains on, loaded at the configured input size.
+  public func loadBase(checkpoint: String) throws -> Sam {
+    try ModelRegistry.load(model.backbone, checkpoint: checkpoint, imageSize: model.backbone == .litemedsam ? nil : inputSize)
   }
 
   public func json() throws -> Data {

@@ -30,8 +30,7 @@ final class BaselineArchitectureTests: XCTestCase {
 
   func testSingleLevelHasOnePromptedLevelAndOneDecoder() throws {
     let model = try makeModel(.singleLevel)
-    XCTAssertEqual(model.adaptedStart.stage, 3)
-    XCTAssertEqual(model.adaptedStart.block, 1, "prompts and LoRA from the last block of stage 3 on")
+    XCTAssertEqual(model.adaptedStart, 9, "prompts and LoRA from the last block of stage 3 (flat block 9 of 10) on")
     XCTAssertEqual(trainedGroups(model), ["abstract_prompts.2", "level_necks.2", "prompt_projections.2", "decoder.transformer",
                                           "decoder.mask_tokens", "decoder.output_upscaling", "decoder.output_hypernetworks_mlps", "lora"])
     let x = try Tensor.rand([1, 3, 256, 256])
@@ -49,7 +48,7 @@ final class BaselineArchitectureTests: XCTestCase {
 
   func testDecoderOnlyTrainsTheDecoderOnLiteMedSAMsOwnEmbedding() throws {
     let model = try makeModel(.decoderOnly)
-    XCTAssertEqual(model.adaptedStart.stage, 4, "the whole encoder is frozen and cacheable")
+    XCTAssertEqual(model.adaptedStart, 10, "the whole encoder (10 blocks) is frozen and cacheable")
     XCTAssertEqual(trainedGroups(model), ["decoder.transformer", "decoder.mask_tokens", "decoder.output_upscaling",
                                           "decoder.output_hypernetworks_mlps"])
     let x = try Tensor.rand([1, 3, 256, 256])

@@ -31,8 +31,7 @@ final class HSPSAMTests: XCTestCase {
     XCTAssertEqual(keys["mask_downscalers.0.6.weight"], [256, 32, 1, 1])
     XCTAssertEqual(keys["fusion_decoder.blocks.2.final_attn_token_to_image.q_proj.weight"], [128, 256])
     XCTAssertEqual(keys["mask_decoder.iou_token.weight"], [1, 256], "the LiteMedSAM keys are kept")
-    XCTAssertEqual(model.adaptedStart.stage, 2)
-    XCTAssertEqual(model.adaptedStart.block, 5)
+    XCTAssertEqual(model.adaptedStart, 7, "stage 2 block 5: flat block 7 (stage 1 has 2 blocks)")
     let trainable = Set(model.trainableParameters().map(\.name))
     XCTAssertFalse(trainable.contains("image_encoder.layers.2.blocks.5.attn.qkv.weight"), "pretrained weights are frozen")
     XCTAssertTrue(trainable.contains("image_encoder.layers.2.blocks.5.attn.qkv.lora_b_q.weight"))
@@ -44,7 +43,7 @@ final class HSPSAMTests: XCTestCase {
 
   func testWithoutPromptsAndZeroLoRAItIsTheFrozenBackbone() throws {
     let model = try makeModel { $0.promptedLevels = []; $0.loraBlocks = "all" }
-    XCTAssertEqual(model.adaptedStart.stage, 1, "LoRA everywhere: nothing is cacheable beyond stage 0")
+    XCTAssertEqual(model.adaptedStart, 0, "LoRA everywhere: nothing is cacheable beyond stage 0")
     let x = try Tensor.rand([1, 3, 256, 256])
     try Torch.withNoGrad {
       let features = try model.encodeLevels(from: model.encodePrefix(x))
@@ -85,7 +84,10 @@ final class HSPSAMTests: XCTestCase {
     config.promptedLevels = [4]
     XCTAssertThrowsError(try config.validate()) { XCTAssertTrue($0.localizedDescription.contains("promptedLevels")) }
     config = HSPSAMConfig()
+    config.backbone = .vitT
+    XCTAssertThrowsError(try config.validate()) { XCTAssertTrue($0.localizedDescription.contains("HSP-SAM runs on litemedsam, vit_b")) }
     config.backbone = .vitB
-    XCTAssertThrowsError(try config.validate()) { XCTAssertTrue($0.localizedDescription.contains("litemedsam only")) }
+    config.promptedLevels = [4]
+    XCTAssertNoThrow(try config.validate(), "SAM ViT has four levels")
   }
 }

@@ -92,9 +92,19 @@ final class TrainerTests: XCTestCase {
     XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"batchSize": 0}"#.utf8), source: "c.json")) {
       XCTAssertTrue($0.localizedDescription.contains("batchSize must be"), $0.localizedDescription)
     }
-    XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"model": {"backbone": "vit_b"}}"#.utf8), source: "c.json")) {
-      XCTAssertTrue($0.localizedDescription.contains("litemedsam only"), $0.localizedDescription)
+    XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"model": {"backbone": "vit_t"}}"#.utf8), source: "c.json")) {
+      XCTAssertTrue($0.localizedDescription.contains("HSP-SAM runs on"), $0.localizedDescription)
     }
+    XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"inputSize": 1000, "model": {"backbone": "vit_b"}}"#.utf8), source: "c.json")) {
+      XCTAssertTrue($0.localizedDescription.contains("multiple of 16"), $0.localizedDescription)
+    }
+    XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"normalization": "zscore"}"#.utf8), source: "c.json")) {
+      XCTAssertTrue($0.localizedDescription.contains("normalization must be"), $0.localizedDescription)
+    }
+    let vit = try TrainingConfig.decode(Data(#"{"inputSize": 512, "model": {"backbone": "vit_b", "promptedLevels": [1, 2, 3, 4]}}"#.utf8), source: "c.json")
+    XCTAssertEqual(vit.inputNormalization, .imagenet, "normalization backbone: SAM's ImageNet mean/std")
+    // A checkpoint's configuration written before `normalization` existed still decodes (defaults fill it).
+    XCTAssertEqual(try JSONDecoder().decode(TrainingConfig.self, from: Data(#"{"epochs": 6}"#.utf8)).inputNormalization, .minmax01)
     let partial = try TrainingConfig.decode(Data(#"{"epochs": 3, "model": {"promptsPerLevel": 8}}"#.utf8), source: "c.json")
     XCTAssertEqual(partial.epochs, 3)
     XCTAssertEqual(partial.model.promptsPerLevel, 8)

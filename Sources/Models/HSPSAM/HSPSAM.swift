@@ -1,5 +1,5 @@
-// HSP-SAM (Hierarchical Self-Prompting SAM) on LiteMedSAM, as ../shared/notes/hsp-sam.md section 3 designs it:
-// abstract prompts per level inside the frozen TinyViT's attention, LoRA on q/v, per-level necks, prompt
+// HSP-SAM (Hierarchical Self-Prompting SAM) on LiteMedSAM or SAM ViT, as ../shared/notes/hsp-sam.md section 3
+// designs it: abstract prompts per level inside the frozen encoder's attention, LoRA on q/v, per-level necks, prompt
 // projections, level decoders with mask downscaling, and a deep-to-shallow fusion decoder with K+1 softmax outputs.
 // Levels are 1-based in the config (as in the note) and 0-based in the state-dict keys (`abstract_prompts.0`).
 import Foundation
@@ -37,7 +37,7 @@ public struct EncoderPrefix {
 public final class HSPSAM: Module {
   public let config: HSPSAMConfig
   public let base: Sam
-  let encoder: TinyViT
+  let encoder: any LevelEncoder
   /// Per decoded level (`config.decodedLevels`; empty without prompts): P_l, Neck_l, the projection of P_l.
   public let abstractPrompts: [Tensor]
   let levelNecks: [Sequential]
@@ -50,19 +50,21 @@ public final class HSPSAM: Module {
   let decoder: LevelDecoder?
   /// positional: the pixel classifier on the frozen embedding (1x1 conv 256 -> 1), key `pixel_classifier`.
   public let pixelClassifier: Conv2d?
-  /// First adapted block (stage, index): the prefix before it is frozen and cacheable.
-  public let adaptedStart: (stage: Int, block: Int)
+  /// First adapted block (flat index, `LevelEncoder`): the prefix before it is frozen and cacheable; `blockCount`
+  /// when the whole encoder is frozen.
+  public let adaptedStart: Int
 
   public var levels: Int { config.decodedLevels.count }
   public var outputs: Int { config.numClasses + 1 }
   var architecture: HSPSAMConfig.Architecture { config.architecture }
 
-  /// Builds HSP-SAM (or one of the note's baselines, `config.architecture`) around a LiteMedSAM model (its weights
-  /// are the frozen base; load them before).
+  /// Builds HSP-SAM (or one of the note's baselines, `config.architecture`) around a LiteMedSAM or SAM ViT model
+  /// (its weights are the frozen base; load them before).
   public init(config: HSPSAMConfig, base: Sam) throws {
     try config.validate()
-    guard let encoder = base.imageEncoder as? TinyViT else {
-      throw HSPSAMConfigError(message: "HSP-SAM needs a TinyViT (litemedsam) base model")
+    guard base.kind == config.backbone, let encoder = base.imageEncoder as? any LevelEncoder,
+          encoder.levelBlocks.count == config.levelCount else {
+      throw HSPSAMConfigError(message: "the base model is \(base.kind.rawValue), the configuration's backbone is \(config.backbone.rawValue)")
     }
     self.config = config
     self.base = base
@@ -73,12 +75,12 @@ public final class HSPSAM: Module {
     // Prompts, necks and projections exist for the decoded levels of the prompt-using architectures.
     let promptLevels = [.hierarchical, .singleLevel].contains(config.architecture) ? config.decodedLevels : []
     abstractPrompts = try promptLevels.map { level in
-      let p = try Tensor.empty([t, HSPSAMConfig.liteMedSAMPromptWidths[level - 1]])
+      let p = try Tensor.empty([t, encoder.promptWidths[level - 1]])
       try Torch.withNoGrad { try p.normalInPlace(mean: 0, std: 0.02) }
       return p
     }
-    levelNecks = try promptLevels.map { try makeSAMNeck(inChannels: HSPSAMConfig.liteMedSAMLevelWidths[$0 - 1]) }
-    promptProjections = try promptLevels.map { try PromptProjection(promptWidth: HSPSAMConfig.liteMedSAMPromptWidths[$0 - 1], tokens: t) }
+    levelNecks = try promptLevels.map { try makeSAMNeck(inChannels: encoder.levelWidths[$0 - 1]) }
+    promptProjections = try promptLevels.map { try PromptProjection(promptWidth: encoder.promptWidths[$0 - 1], tokens: t) }
     let levelCount = promptLevels.count
     let pretrainedDecoders = config.levelDecoderInit == "pretrained"
     levelDecoders = hierarchical ? try (0..<(levelCount - 1)).map { _ in try LevelDecoder(outputs: k1, depth: pretrainedDecoders ? 2 : 1) } : []
@@ -87,23 +89,18 @@ public final class HSPSAM: Module {
     decoder = [.singleLevel, .decoderOnly].contains(config.architecture) ? try LevelDecoder(outputs: k1, depth: 2) : nil
     pixelClassifier = config.architecture == .positional ? try Conv2d(256, config.numClasses, kernelSize: 1) : nil
 
-    // Adapters inside the encoder: prompts at the last block of each prompted stage, LoRA per `loraBlocks`.
-    let prompted = Set(config.promptedLevels.map { ($0, encoder.stages[$0].blocks.count - 1) }.map { "\($0.0).\($0.1)" })
-    let order = (1..<encoder.stages.count).flatMap { s in (0..<encoder.stages[s].blocks.count).map { (s, $0) } }
-    let firstPrompted = order.firstIndex { prompted.contains("\($0.0).\($0.1)") }
-    var loraPositions: [(Int, Int)] = []
+    // Adapters inside the encoder: prompts at the block that ends each prompted level, LoRA per `loraBlocks`.
+    let prompted = Set(config.promptedLevels.map { encoder.levelBlocks[$0 - 1] })
+    let order = Array(0..<encoder.blockCount)
+    var loraPositions: [Int] = []
     switch config.loraBlocks {
     case "all": loraPositions = order
-    case "prompted-only": loraPositions = order.filter { prompted.contains("\($0.0).\($0.1)") }
-    case "from-first-prompt": loraPositions = firstPrompted.map { Array(order[$0...]) } ?? []
+    case "prompted-only": loraPositions = order.filter { prompted.contains($0) }
+    case "from-first-prompt": loraPositions = prompted.min().map { Array($0..<encoder.blockCount) } ?? []
     default: loraPositions = []
     }
-    for (s, j) in loraPositions {
-      guard let block = encoder.stages[s].blocks[j] as? TinyViTBlock else { continue }
-      try block.attn.attachLoRA(rank: config.loraRank)
-    }
-    let adapted = order.filter { p in prompted.contains("\(p.0).\(p.1)") || loraPositions.contains { $0 == p } }
-    adaptedStart = adapted.first.map { (stage: $0.0, block: $0.1) } ?? (stage: encoder.stages.count, block: 0)
+    for index in loraPositions { try encoder.attachLoRA(block: index, rank: config.loraRank) }
+    adaptedStart = (prompted.union(loraPositions)).min() ?? encoder.blockCount
     super.init()
 
     // The base model's parts keep their LiteMedSAM keys, so a checkpoint is "LiteMedSAM keys + new keys".
@@ -138,7 +135,7 @@ public final class HSPSAM: Module {
     if config.neckInit == "pretrained" {
       let promptLevels = abstractPrompts.isEmpty ? [] : config.decodedLevels
       for (neck, level) in zip(levelNecks, promptLevels) {
-        if HSPSAMConfig.liteMedSAMLevelWidths[level - 1] == HSPSAMConfig.liteMedSAMLevelWidths.last! {
+        if encoder.levelWidths[level - 1] == encoder.levelWidths.last! {
           try copyState(from: pretrainedNeck, to: neck)
         } else {  // width differs: keep the random 1x1 conv, copy the 3x3 conv and both norms
           for index in [1, 2, 3] { try copyState(from: pretrainedNeck[index], to: neck[index]) }
@@ -178,57 +175,43 @@ public final class HSPSAM: Module {
 
   // MARK: - Encoder
 
-  /// Runs the frozen, prompt-independent prefix: (B, 3, S, S) -> tokens entering `adaptedStart` and the decoded
-  /// levels' features completed before it. Pure function of the image and the base weights: cacheable. A level
-  /// feature equal to the tokens (the stage just before the first adapted block; the last stage of a frozen
-  /// encoder) is not kept twice: `encodeLevels` takes it from the tokens.
+  /// The level that block `index` ends (1-based), if any.
+  func level(endingAt index: Int) -> Int? { encoder.levelBlocks.firstIndex(of: index).map { $0 + 1 } }
+
+  /// Runs the frozen, prompt-independent prefix: (B, 3, S, S) -> tokens entering block `adaptedStart` and the
+  /// decoded levels' features completed before it. Pure function of the image and the base weights: cacheable.
+  /// A level feature equal to the tokens (the level ending just before the first adapted block, or the deepest
+  /// level of a frozen encoder) is not kept twice: `encodeLevels` takes it from the tokens.
   public func encodePrefix(_ image: Tensor) throws -> EncoderPrefix {
     let keep = Set(config.decodedLevels)
     return try Torch.withNoGrad {
-      var x = try encoder.patchEmbed(image.channelsLast())
+      var x = try encoder.stem(image)
       var features: [Int: Tensor] = [:]
-      x = try encoder.stages[0](x)
-      for s in 1..<encoder.stages.count {
-        let stage = encoder.stages[s]
-        for (j, block) in stage.blocks.enumerated() {
-          if (s, j) == adaptedStart { return EncoderPrefix(tokens: x, features: features) }
-          x = try block(x)
-        }
-        x = try stage.downsample.map { try $0(x) } ?? x
-        if keep.contains(s) && !(s + 1 == adaptedStart.stage && adaptedStart.block == 0) {
-          features[s] = x
-        }
+      for index in 0..<adaptedStart {
+        x = try encoder.block(index, x, prompts: nil)
+        if let l = level(endingAt: index), keep.contains(l), index + 1 < adaptedStart { features[l] = x }
       }
       return EncoderPrefix(tokens: x, features: features)
     }
   }
 
   /// Continues from a prefix through the adapted blocks (prompts and LoRA) -> the decoded levels' features,
-  /// (B, C_l, 64, 64) each, shallowest first.
+  /// (B, C_l, g, g) each, shallowest first.
   public func encodeLevels(from prefix: EncoderPrefix) throws -> [Tensor] {
     var x = prefix.tokens
     var features = prefix.features
-    if adaptedStart.block == 0 && features[adaptedStart.stage - 1] == nil { features[adaptedStart.stage - 1] = x }
-    let promptedStages = Set(config.promptedLevels)
+    if adaptedStart > 0, let l = level(endingAt: adaptedStart - 1), features[l] == nil { features[l] = x }
     let promptIndex = Dictionary(uniqueKeysWithValues: config.decodedLevels.enumerated().map { ($1, $0) })
-    for s in adaptedStart.stage..<encoder.stages.count {
-      let stage = encoder.stages[s]
-      let first = s == adaptedStart.stage ? adaptedStart.block : 0
-      for j in first..<stage.blocks.count {
-        let prompts = promptedStages.contains(s) && j == stage.blocks.count - 1 ? promptIndex[s].map { abstractPrompts[$0] } : nil
-        if let block = stage.blocks[j] as? TinyViTBlock {
-          x = try block(x, prompts: prompts)
-        } else {
-          x = try stage.blocks[j](x)
-        }
-      }
-      x = try stage.downsample.map { try $0(x) } ?? x
-      features[s] = x
+    let promptedLevels = Set(config.promptedLevels)
+    for index in adaptedStart..<encoder.blockCount {
+      let l = level(endingAt: index)
+      let prompts = l.flatMap { promptedLevels.contains($0) ? promptIndex[$0].map { abstractPrompts[$0] } : nil }
+      x = try encoder.block(index, x, prompts: prompts)
+      if let l { features[l] = x }
     }
-    let g = encoder.gridSize
-    return try config.decodedLevels.map { s in
-      guard let tokens = features[s] else { throw HSPSAMConfigError(message: "level \(s) feature missing") }
-      return try tokens.view([tokens.size(0), g, g, -1]).permute([0, 3, 1, 2])
+    return try config.decodedLevels.map { l in
+      guard let tokens = features[l] else { throw HSPSAMConfigError(message: "level \(l) feature missing") }
+      return try encoder.featureMap(tokens)
     }
   }
 
@@ -242,19 +225,26 @@ public final class HSPSAM: Module {
     let positional = try base.promptEncoder.densePositionalEncoding().expand([b, -1, -1, -1])
     let noMask = try base.promptEncoder.noMaskDenseEmbedding(batch: b)
     switch architecture {
-    case .hierarchical: return try decodeHierarchy(features: features, positional: positional, noMask: noMask)
+    case .hierarchical:
+      let (logits, levelLogits) = try decodeHierarchy(features: features, positional: positional, noMask: noMask)
+      return (try inputSized(logits), levelLogits)
     case .singleLevel:
       let tokens = try promptProjections[0](abstractPrompts[0])
-      return (try decoder!(embedding: levelNecks[0](features[0]) + noMask, positional: positional, prompts: tokens), [])
+      return (try inputSized(decoder!(embedding: levelNecks[0](features[0]) + noMask, positional: positional, prompts: tokens)), [])
     case .decoderOnly:
       let embedding = try frozenEmbedding(features[0])
-      return (try decoder!(embedding: embedding + noMask, positional: positional, prompts: Tensor.empty([0, 256])), [])
+      return (try inputSized(decoder!(embedding: embedding + noMask, positional: positional, prompts: Tensor.empty([0, 256]))), [])
     case .positional:
       let foreground = try pixelClassifier!(frozenEmbedding(features[0]))
-      let logits = try Tensor.cat([Tensor.zeros(foreground.shape), foreground], dim: 1)
-      let size = 4 * foreground.size(2)  // the input frame: SAM's x4 from the embedding grid
-      return (try logits.interpolate(size: (size, size), mode: .bilinear), [])
+      return (try inputSized(Tensor.cat([Tensor.zeros(foreground.shape), foreground], dim: 1)), [])
     }
+  }
+
+  /// Logits at the input resolution: SAM's decoders give 4x the embedding grid (the input for LiteMedSAM; a
+  /// quarter of it for SAM at 1024, bilinearly upsampled: the note's `fusionUpscale = x4+bilinear`).
+  func inputSized(_ logits: Tensor) throws -> Tensor {
+    let size = encoder.imageSize
+    return logits.size(2) == size && logits.size(3) == size ? logits : try logits.interpolate(size: (size, size), mode: .bilinear)
   }
 
   /// The pretrained neck on the deepest feature: LiteMedSAM's own image embedding (no gradient reaches the encoder).

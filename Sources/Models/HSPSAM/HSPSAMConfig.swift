@@ -12,15 +12,16 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
   /// - `positional`: a 1x1-conv pixel classifier on the frozen embedding is trained; at prediction its map gives a
   ///   box and a positive point per component, which the frozen LiteMedSAM decoder turns into the mask.
   public var architecture = Architecture.hierarchical
-  /// Only `litemedsam` is implemented so far.
+  /// `litemedsam` (3 levels: TinyViT stages 1-3) or `vit_b` / `vit_l` / `vit_h` (4 levels: the global blocks).
   public var backbone: ModelKind = .litemedsam
   /// K foreground classes; the model outputs K + 1 softmax channels.
   public var numClasses = 1
   /// T abstract prompts per level [choice 4; the code's sweep 1, 2, 4, 8, 16].
   public var promptsPerLevel = 4
-  /// Levels whose prompts enter the encoder (1...3 for LiteMedSAM: the last block of stages 1, 2, 3). Default [2, 3]
-  /// [choice]: a stage-1 level makes every CPU training step run the whole encoder (note 3.14); every level still
-  /// gets its neck, its decoder tokens and (but the deepest) its level decoder.
+  /// Levels whose prompts enter the encoder (1...3 for LiteMedSAM: the last block of stages 1, 2, 3; 1...4 for SAM
+  /// ViT: its global blocks). Default [2, 3] [choice]: a stage-1 level makes every CPU training step run the whole
+  /// LiteMedSAM encoder (note 3.14); every level still gets its neck, its decoder tokens and (but the deepest) its
+  /// level decoder. For SAM ViT the paper's code prompts every level: [1, 2, 3, 4] (and `loraRank` 32).
   public var promptedLevels = [2, 3]
   /// LoRA rank r on q and v [choice 8 for LiteMedSAM].
   public var loraRank = 8
@@ -41,8 +42,10 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
     case hierarchical, singleLevel = "single-level", decoderOnly = "decoder-only", positional
   }
 
-  /// Levels whose features are decoded: all three for `hierarchical`, the deepest otherwise.
-  public var decodedLevels: [Int] { architecture == .hierarchical ? [1, 2, 3] : [3] }
+  /// Levels of the backbone: 3 for LiteMedSAM, 4 for SAM ViT.
+  public var levelCount: Int { backbone == .litemedsam ? 3 : 4 }
+  /// Levels whose features are decoded: all for `hierarchical`, the deepest otherwise.
+  public var decodedLevels: [Int] { architecture == .hierarchical ? Array(1...levelCount) : [levelCount] }
 
   public enum CodingKeys: String, CodingKey, CaseIterable {
     case architecture, backbone, numClasses, promptsPerLevel, promptedLevels, loraRank, loraBlocks, neckInit,
@@ -67,24 +70,22 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
     fusionUsesPrompts = try value(.fusionUsesPrompts, d.fusionUsesPrompts)
   }
 
-  /// LiteMedSAM's three levels: feature widths after each stage's merge, and prompt widths (the block's width).
-  public static let liteMedSAMLevelWidths = [160, 320, 320]
-  public static let liteMedSAMPromptWidths = [128, 160, 320]
-
   public func validate() throws {
     func fail(_ text: String) -> HSPSAMConfigError { HSPSAMConfigError(message: text) }
-    guard backbone == .litemedsam else {
-      throw fail("backbone \(backbone.rawValue): HSP-SAM is implemented on litemedsam only so far")
+    guard [.litemedsam, .vitB, .vitL, .vitH].contains(backbone) else {
+      throw fail("backbone \(backbone.rawValue): HSP-SAM runs on litemedsam, vit_b, vit_l or vit_h")
     }
     guard (1...16).contains(numClasses) else { throw fail("numClasses must be 1...16, got \(numClasses)") }
     guard (1...64).contains(promptsPerLevel) else { throw fail("promptsPerLevel must be 1...64, got \(promptsPerLevel)") }
-    guard promptedLevels.allSatisfy({ (1...3).contains($0) }), Set(promptedLevels).count == promptedLevels.count else {
-      throw fail("promptedLevels must be distinct values in 1...3, got \(promptedLevels)")
+    guard promptedLevels.allSatisfy({ (1...levelCount).contains($0) }), Set(promptedLevels).count == promptedLevels.count else {
+      throw fail("promptedLevels must be distinct values in 1...\(levelCount) for \(backbone.rawValue), got \(promptedLevels)")
     }
     switch architecture {
     case .hierarchical: break
     case .singleLevel:
-      guard promptedLevels == [3] else { throw fail("single-level prompts the deepest level only: promptedLevels must be [3], got \(promptedLevels)") }
+      guard promptedLevels == [levelCount] else {
+        throw fail("single-level prompts the deepest level only: promptedLevels must be [\(levelCount)], got \(promptedLevels)")
+      }
     case .decoderOnly, .positional:
       guard promptedLevels.isEmpty, loraBlocks == "none" else {
         throw fail("\(architecture.rawValue) adapts no encoder block: set promptedLevels [] and loraBlocks \"none\"")

@@ -334,7 +334,7 @@ public final class TinyViT: Module, ImageEncoder {
   public let config: TinyViTConfig
   let patchEmbed: Sequential
   let stages: [TinyViTStage]
-  let neck: Sequential
+  public let neck: Sequential
 
   public init(_ config: TinyViTConfig) throws {
     self.config = config

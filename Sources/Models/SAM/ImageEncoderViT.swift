@@ -66,14 +66,39 @@ final class ViTAttention: Module {
     registerParameter("rel_pos_w", relPosW)
   }
 
-  /// x: (B, H, W, C) -> (B, H, W, C).
-  func callAsFunction(_ x: Tensor) throws -> Tensor {
+  /// HSP-SAM's low-rank adapter on q and v (nil for the plain model).
+  public private(set) var lora: LoRAQV?
+
+  /// Adds LoRA factors of rank `rank` to q and v (keys `qkv.lora_*`), in SAM's [q | k | v] layout.
+  public func attachLoRA(rank: Int) throws {
+    let adapter = try LoRAQV(dim: qkv.weight.size(1), rank: rank)
+    adapter.register(under: qkv)
+    lora = adapter
+  }
+
+  /// x: (B, H, W, C) -> (B, H, W, C). `prompts` (T, C): HSP-SAM's abstract prompts, appended after `norm1` as T
+  /// extra keys and values (zero relative-position bias on their columns; their query rows are not computed).
+  func callAsFunction(_ x: Tensor, prompts: Tensor? = nil) throws -> Tensor {
     let (b, h, w, c) = (x.size(0), x.size(1), x.size(2), x.size(3))
-    // (3, B * heads, H * W, head_dim), SAM's [all q | all k | all v] layout.
-    let parts = try qkv(x).reshape([b, h * w, 3, numHeads, -1]).permute([2, 0, 3, 1, 4]).reshape([3, b * numHeads, h * w, -1])
-    let q = try parts[0], k = try parts[1], v = try parts[2]
+    let n = h * w
+    var tokens = try x.reshape([b, n, c])
+    if let prompts { tokens = try Tensor.cat([tokens, prompts.unsqueeze(0).expand([b, -1, -1])], dim: 1) }
+    let m = tokens.size(1)
+    // SAM's [all q | all k | all v] layout; each part to (B * heads, M, head_dim).
+    let packed = try qkv(tokens)
+    var q = try packed.narrow(dim: 2, start: 0, length: c), v = try packed.narrow(dim: 2, start: 2 * c, length: c)
+    if let lora {
+      let (dq, dv) = try lora.deltas(tokens)
+      (q, v) = (try q + dq, try v + dv)
+    }
+    func heads(_ t: Tensor) throws -> Tensor { try t.reshape([b, m, numHeads, -1]).permute([0, 2, 1, 3]).reshape([b * numHeads, m, -1]) }
+    q = try heads(q)
+    let k = try heads(packed.narrow(dim: 2, start: c, length: c))
+    v = try heads(v)
+    if m > n { q = try q.narrow(dim: 1, start: 0, length: n) }
     // softmax((q * scale) k^T + rel_h + rel_w) v, the reference's steps, in libtorch's fused attention kernel.
-    let bias = try decomposedRelativePositionBias(q: q, size: (h, w))
+    var bias = try decomposedRelativePositionBias(q: q, size: (h, w))
+    if m > n { bias = try bias.pad([0, m - n]) }
     let attended = try Tensor.scaledDotProductAttention(query: q, key: k, value: v, bias: bias, scale: scale)
     let out = try attended.view([b, numHeads, h, w, -1]).permute([0, 2, 3, 1, 4]).reshape([b, h, w, c])
     return try proj(out)
@@ -133,15 +158,15 @@ final class ViTBlock: Module {
 
   var isGlobal: Bool { windowSize == 0 }
 
-  /// x: (B, H, W, C).
-  func callAsFunction(_ x: Tensor) throws -> Tensor {
+  /// x: (B, H, W, C); `prompts` (T, C) join the attention (of every window, for a windowed block).
+  func callAsFunction(_ x: Tensor, prompts: Tensor? = nil) throws -> Tensor {
     var y = try norm1(x)
     if windowSize > 0 {
       let (h, w) = (x.size(1), x.size(2))
       let (windows, padded) = try partitionWindows(y, windowSize)
-      y = try unpartitionWindows(attn(windows), windowSize, padded: padded, original: (h, w))
+      y = try unpartitionWindows(attn(windows, prompts: prompts), windowSize, padded: padded, original: (h, w))
     } else {
-      y = try attn(y)
+      y = try attn(y, prompts: prompts)
     }
     let z = try x + y
     return try z + mlp(norm2(z))
@@ -176,7 +201,7 @@ public final class ImageEncoderViT: Module, ImageEncoder {
   let patchEmbed: Conv2d
   let posEmbed: Tensor
   let blocks: [ViTBlock]
-  let neck: Sequential
+  public let neck: Sequential
 
   public init(_ config: ImageEncoderViTConfig) throws {
     precondition(config.imgSize % config.patchSize == 0, "image size must be a multiple of the patch size")

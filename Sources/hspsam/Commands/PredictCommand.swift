@@ -21,7 +21,7 @@ struct PredictCommand: ParsableCommand {
   @Option(help: "Output folder (created if missing).") var output: String
   @Flag(help: "Also write overlays.") var overlay = false
   @Flag(help: "Also write the foreground probability map (binary models).") var prob = false
-  @Option(help: "LiteMedSAM base weights (default: the set-up copy).") var baseCheckpoint: String?
+  @Option(help: "Base weights the checkpoint was trained on: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h model.") var baseCheckpoint: String?
 
   func run() throws {
     let checkpoint = try Paths.resolveCheckpoint(checkpoint)

@@ -28,7 +28,7 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Override the configuration's seed.") var seed: UInt64?
   @Option(help: "Override the configuration's epochs.") var epochs: Int?
   @Option(help: "Stop after this many optimiser steps (for benchmarks).") var maxSteps: Int?
-  @Option(help: "LiteMedSAM base weights (default: the set-up copy).") var baseCheckpoint: String?
+  @Option(help: "Base weights: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h backbone.") var baseCheckpoint: String?
 
   func validate() throws {
     guard !datasets.isEmpty else { throw ValidationError("give at least one --data") }
@@ -58,7 +58,10 @@ struct TrainCommand: ParsableCommand {
     if let seed { settings.seed = seed }
     if let epochs { settings.epochs = epochs }
     try settings.validate()
-    let base = baseCheckpoint ?? Paths.liteMedSAMWeights
+    guard let base = baseCheckpoint ?? (settings.model.backbone == .litemedsam ? Paths.liteMedSAMWeights : nil) else {
+      let file = settings.model.backbone.checkpointName
+      throw CommandError("backbone \(settings.model.backbone.rawValue): give its SAM weights with --base-checkpoint (e.g. \(file))")
+    }
     guard FileManager.default.fileExists(atPath: base) else { throw CommandError("\(base) is missing: run scripts/setup.sh") }
     var sources = datasets.map { entry -> Trainer.DataSource in
       let (name, folder) = DatasetArgument.parse(entry)
