@@ -1,5 +1,7 @@
 import Data
 import Foundation
+import Models
+import Tensor
 import TestSupport
 import XCTest
 
@@ -109,5 +111,38 @@ final class TrainPredictCommandTests: XCTestCase {
       let mask = try ImageIO.read(output + "/b1.png")
       XCTAssertEqual([mask.width, mask.height, mask.channels], [40, 30, 1], name)
     }
+  }
+
+  /// HSP-SAM on a SAM ViT-B backbone through the commands: random ViT-B weights saved as a float16 checkpoint made
+  /// at 1024 (so loading at `inputSize` 256 resizes the positional tables), one training step, a prediction. The
+  /// accuracy of this backbone is not measured here (no SAM weights on this machine; see the README).
+  func testViTBackboneTrainsAndPredicts() throws {
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let data = folder.appendingPathComponent("data")
+    try writeGeneratedDataset(at: data, count: 3, prefix: "v")
+    let weights = folder.appendingPathComponent("sam_vit_b_random.safetensors").path
+    try Torch.manualSeed(5)
+    let sam = try ModelRegistry.build(.vitB)
+    try Safetensors.write(try sam.stateDict().map { ($0.name, try $0.tensor.to(.float16)) }, to: weights)
+    let run = folder.appendingPathComponent("run").path
+    let config = #"{"batchSize": 1, "cachedVariants": 1, "model": {"backbone": "vit_b", "promptedLevels": [4], "promptsPerLevel": 1}}"#
+    let missingBase = try runHSPSAM(["train", "--config", config, "--data", data.path, "--out", run, "--max-steps", "1"])
+    XCTAssertNotEqual(missingBase.status, 0)
+    XCTAssertTrue(missingBase.stderr.contains("--base-checkpoint"), missingBase.stderr)
+    let trained = try runHSPSAM(["train", "--config", config, "--data", data.path, "--out", run, "--max-steps", "1",
+                                 "--val-fraction", "0.3", "--base-checkpoint", weights],
+                                environment: ["HSPSAM_CACHE": folder.appendingPathComponent("cache").path])
+    XCTAssertEqual(trained.status, 0, trained.stderr)
+    let output = folder.appendingPathComponent("pred").path
+    let predicted = try runHSPSAM(["predict", "--checkpoint", run, "--base-checkpoint", weights,
+                                   data.appendingPathComponent("images/v1.png").path, "--output", output])
+    XCTAssertEqual(predicted.status, 0, predicted.stderr)
+    let mask = try ImageIO.read(output + "/v1.png")
+    XCTAssertEqual([mask.width, mask.height], [40, 30])
+    let wrongBase = try runHSPSAM(["predict", "--checkpoint", run, data.appendingPathComponent("images/v1.png").path,
+                                   "--output", folder.appendingPathComponent("pred2").path])
+    XCTAssertNotEqual(wrongBase.status, 0, "a vit_b checkpoint with the LiteMedSAM base is refused")
+    XCTAssertTrue(wrongBase.stderr.contains("sam_vit_b_random.safetensors"), wrongBase.stderr)
   }
 }
