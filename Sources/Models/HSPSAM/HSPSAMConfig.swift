@@ -55,19 +55,18 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
   /// Missing keys take their defaults (checkpoints written before a key existed still load).
   public init(from decoder: Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
-    func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: key) ?? fallback }
     let d = HSPSAMConfig()
-    architecture = try value(.architecture, d.architecture)
-    backbone = try value(.backbone, d.backbone)
-    numClasses = try value(.numClasses, d.numClasses)
-    promptsPerLevel = try value(.promptsPerLevel, d.promptsPerLevel)
-    promptedLevels = try value(.promptedLevels, d.promptedLevels)
-    loraRank = try value(.loraRank, d.loraRank)
-    loraBlocks = try value(.loraBlocks, d.loraBlocks)
-    neckInit = try value(.neckInit, d.neckInit)
-    levelDecoderInit = try value(.levelDecoderInit, d.levelDecoderInit)
-    fusionInit = try value(.fusionInit, d.fusionInit)
-    fusionUsesPrompts = try value(.fusionUsesPrompts, d.fusionUsesPrompts)
+    architecture = try c.decode(.architecture, default: d.architecture)
+    backbone = try c.decode(.backbone, default: d.backbone)
+    numClasses = try c.decode(.numClasses, default: d.numClasses)
+    promptsPerLevel = try c.decode(.promptsPerLevel, default: d.promptsPerLevel)
+    promptedLevels = try c.decode(.promptedLevels, default: d.promptedLevels)
+    loraRank = try c.decode(.loraRank, default: d.loraRank)
+    loraBlocks = try c.decode(.loraBlocks, default: d.loraBlocks)
+    neckInit = try c.decode(.neckInit, default: d.neckInit)
+    levelDecoderInit = try c.decode(.levelDecoderInit, default: d.levelDecoderInit)
+    fusionInit = try c.decode(.fusionInit, default: d.fusionInit)
+    fusionUsesPrompts = try c.decode(.fusionUsesPrompts, default: d.fusionUsesPrompts)
   }
 
   public func validate() throws {
@@ -99,6 +98,13 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
     for (name, value) in [("neckInit", neckInit), ("levelDecoderInit", levelDecoderInit), ("fusionInit", fusionInit)] {
       guard ["pretrained", "random"].contains(value) else { throw fail("\(name) must be pretrained or random, got \(value)") }
     }
+  }
+}
+
+extension KeyedDecodingContainer {
+  /// The value under `key`, or `fallback` when the key is absent (configurations saved before a key existed).
+  public func decode<T: Decodable>(_ key: Key, default fallback: T) throws -> T {
+    try decodeIfPresent(T.self, forKey: key) ?? fallback
   }
 }
 
