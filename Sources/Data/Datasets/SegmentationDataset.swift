@@ -87,8 +87,13 @@ public struct SegmentationDataset: Sendable {
       return SegmentationSample(stem: stem, imagePath: images[stem]!, maskPath: mask)
     }
     self.root = root
-    self.name = name ?? base.standardizedFileURL.lastPathComponent
+    self.name = name ?? Self.defaultName(root: root)
     self.encoding = encoding
+  }
+
+  /// A dataset's name when none is given: its folder's name (`../shared/data/CVC-ClinicDB` -> `CVC-ClinicDB`).
+  public static func defaultName(root: String) -> String {
+    URL(fileURLWithPath: root).standardizedFileURL.lastPathComponent
   }
 
   init(name: String, root: String, samples: [SegmentationSample], encoding: MaskEncoding) {

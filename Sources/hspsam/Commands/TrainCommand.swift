@@ -1,4 +1,5 @@
 import ArgumentParser
+import Data
 import Foundation
 import Training
 
@@ -69,7 +70,7 @@ struct TrainCommand: ParsableCommand {
     }
     for entry in weights {
       let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
-      let names = sources.map { $0.name ?? URL(fileURLWithPath: $0.folder).standardizedFileURL.lastPathComponent }
+      let names = sources.map { $0.name ?? SegmentationDataset.defaultName(root: $0.folder) }
       guard let index = names.firstIndex(of: parts[0]) else {
         throw CommandError("--weight \(entry): no --data is named \(parts[0]) (names: \(names.joined(separator: ", ")))")
       }
