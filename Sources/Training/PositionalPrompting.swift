@@ -60,8 +60,7 @@ public enum PositionalPrompting {
                                           boxes: boxes, multimaskOutput: false).masks  // (N, 1, S, S)
         return try masks.max(dims: [0], keepDim: true)
       }
-      let foreground = try Tensor.cat(perImage, dim: 0)
-      return try Tensor.cat([Tensor.zeros(foreground.shape), foreground], dim: 1)
+      return try HSPSAM.binaryLogits(foreground: Tensor.cat(perImage, dim: 0))
     }
   }
 }

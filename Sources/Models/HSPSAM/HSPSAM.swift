@@ -38,7 +38,7 @@ public final class HSPSAM: Module {
   public let config: HSPSAMConfig
   public let base: Sam
   let encoder: any LevelEncoder
-  /// Per decoded level (`config.decodedLevels`; empty without prompts): P_l, Neck_l, the projection of P_l.
+  /// Per level of `config.promptLevels`: P_l, Neck_l, the projection of P_l.
   public let abstractPrompts: [Tensor]
   let levelNecks: [Sequential]
   let promptProjections: [PromptProjection]
@@ -53,8 +53,9 @@ public final class HSPSAM: Module {
   /// First adapted block (flat index, `LevelEncoder`): the prefix before it is frozen and cacheable; `blockCount`
   /// when the whole encoder is frozen.
   public let adaptedStart: Int
+  /// The level (1-based) each level-ending block ends: looked up on every block of every step.
+  let levelOfBlock: [Int: Int]
 
-  public var levels: Int { config.decodedLevels.count }
   public var outputs: Int { config.numClasses + 1 }
   var architecture: HSPSAMConfig.Architecture { config.architecture }
 
@@ -72,8 +73,7 @@ public final class HSPSAM: Module {
     try base.freeze()
     let t = config.promptsPerLevel, k1 = config.numClasses + 1
     let hierarchical = config.architecture == .hierarchical
-    // Prompts, necks and projections exist for the decoded levels of the prompt-using architectures.
-    let promptLevels = [.hierarchical, .singleLevel].contains(config.architecture) ? config.decodedLevels : []
+    let promptLevels = config.promptLevels
     abstractPrompts = try promptLevels.map { level in
       let p = try Tensor.empty([t, encoder.promptWidths[level - 1]])
       try Torch.withNoGrad { try p.normalInPlace(mean: 0, std: 0.02) }
@@ -101,6 +101,7 @@ public final class HSPSAM: Module {
     }
     for index in loraPositions { try encoder.attachLoRA(block: index, rank: config.loraRank) }
     adaptedStart = (prompted.union(loraPositions)).min() ?? encoder.blockCount
+    levelOfBlock = Dictionary(uniqueKeysWithValues: encoder.levelBlocks.enumerated().map { ($1, $0 + 1) })
     super.init()
 
     // The base model's parts keep their LiteMedSAM keys, so a checkpoint is "LiteMedSAM keys + new keys".
@@ -133,8 +134,7 @@ public final class HSPSAM: Module {
   func initialiseFromPretrained() throws {
     let pretrainedNeck = encoder.neck
     if config.neckInit == "pretrained" {
-      let promptLevels = abstractPrompts.isEmpty ? [] : config.decodedLevels
-      for (neck, level) in zip(levelNecks, promptLevels) {
+      for (neck, level) in zip(levelNecks, config.promptLevels) {
         if encoder.levelWidths[level - 1] == encoder.levelWidths.last! {
           try copyState(from: pretrainedNeck, to: neck)
         } else {  // width differs: keep the random 1x1 conv, copy the 3x3 conv and both norms
@@ -176,7 +176,7 @@ public final class HSPSAM: Module {
   // MARK: - Encoder
 
   /// The level that block `index` ends (1-based), if any.
-  func level(endingAt index: Int) -> Int? { encoder.levelBlocks.firstIndex(of: index).map { $0 + 1 } }
+  func level(endingAt index: Int) -> Int? { levelOfBlock[index] }
 
   /// Runs the frozen, prompt-independent prefix: (B, 3, S, S) -> tokens entering block `adaptedStart` and the
   /// decoded levels' features completed before it. Pure function of the image and the base weights: cacheable.
@@ -201,7 +201,7 @@ public final class HSPSAM: Module {
     var x = prefix.tokens
     var features = prefix.features
     if adaptedStart > 0, let l = level(endingAt: adaptedStart - 1), features[l] == nil { features[l] = x }
-    let promptIndex = Dictionary(uniqueKeysWithValues: config.decodedLevels.enumerated().map { ($1, $0) })
+    let promptIndex = Dictionary(uniqueKeysWithValues: config.promptLevels.enumerated().map { ($1, $0) })
     let promptedLevels = Set(config.promptedLevels)
     for index in adaptedStart..<encoder.blockCount {
       let l = level(endingAt: index)
@@ -236,7 +236,7 @@ public final class HSPSAM: Module {
       return (try inputSized(decoder!(embedding: embedding + noMask, positional: positional, prompts: Tensor.empty([0, 256]))), [])
     case .positional:
       let foreground = try pixelClassifier!(frozenEmbedding(features[0]))
-      return (try inputSized(Tensor.cat([Tensor.zeros(foreground.shape), foreground], dim: 1)), [])
+      return (try inputSized(Self.binaryLogits(foreground: foreground)), [])
     }
   }
 
@@ -245,6 +245,11 @@ public final class HSPSAM: Module {
   func inputSized(_ logits: Tensor) throws -> Tensor {
     let size = encoder.imageSize
     return logits.size(2) == size && logits.size(3) == size ? logits : try logits.interpolate(size: (size, size), mode: .bilinear)
+  }
+
+  /// Two-class logits (B, 2, h, w) from foreground logits (B, 1, h, w): background 0, so softmax = sigmoid.
+  public static func binaryLogits(foreground: Tensor) throws -> Tensor {
+    try Tensor.cat([Tensor.zeros(foreground.shape), foreground], dim: 1)
   }
 
   /// The pretrained neck on the deepest feature: LiteMedSAM's own image embedding (no gradient reaches the encoder).

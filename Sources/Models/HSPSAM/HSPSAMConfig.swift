@@ -46,6 +46,8 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
   public var levelCount: Int { backbone == .litemedsam ? 3 : 4 }
   /// Levels whose features are decoded: all for `hierarchical`, the deepest otherwise.
   public var decodedLevels: [Int] { architecture == .hierarchical ? Array(1...levelCount) : [levelCount] }
+  /// Levels with abstract prompts, a neck and a prompt projection: the decoded ones of the prompt-using architectures.
+  public var promptLevels: [Int] { [.hierarchical, .singleLevel].contains(architecture) ? decodedLevels : [] }
 
   public enum CodingKeys: String, CodingKey, CaseIterable {
     case architecture, backbone, numClasses, promptsPerLevel, promptedLevels, loraRank, loraBlocks, neckInit,

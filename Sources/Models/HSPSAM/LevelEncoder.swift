@@ -28,12 +28,7 @@ public protocol LevelEncoder: ImageEncoder {
 }
 
 extension TinyViT: LevelEncoder {
-  /// (stage, block within it) of every flat block index.
-  var positions: [(stage: Int, block: Int)] {
-    (1..<stages.count).flatMap { s in (0..<stages[s].blocks.count).map { (stage: s, block: $0) } }
-  }
-
-  public var blockCount: Int { positions.count }
+  public var blockCount: Int { blockPositions.count }
   public var levelBlocks: [Int] {
     var ends: [Int] = [], total = 0
     for s in 1..<stages.count { total += stages[s].blocks.count; ends.append(total - 1) }
@@ -48,7 +43,7 @@ extension TinyViT: LevelEncoder {
   }
 
   public func block(_ index: Int, _ x: Tensor, prompts: Tensor?) throws -> Tensor {
-    let (s, j) = positions[index]
+    let (s, j) = blockPositions[index]
     let stage = stages[s]
     var y: Tensor
     if let block = stage.blocks[j] as? TinyViTBlock {
@@ -61,7 +56,7 @@ extension TinyViT: LevelEncoder {
   }
 
   public func attachLoRA(block index: Int, rank: Int) throws {
-    let (s, j) = positions[index]
+    let (s, j) = blockPositions[index]
     try (stages[s].blocks[j] as? TinyViTBlock)?.attn.attachLoRA(rank: rank)
   }
 

@@ -335,9 +335,12 @@ public final class TinyViT: Module, ImageEncoder {
   let patchEmbed: Sequential
   let stages: [TinyViTStage]
   public let neck: Sequential
+  /// (stage, block within it) of the attention blocks of stages 1-3 in execution order (HSP-SAM's flat block index).
+  let blockPositions: [(stage: Int, block: Int)]
 
   public init(_ config: TinyViTConfig) throws {
     self.config = config
+    blockPositions = (1..<config.depths.count).flatMap { s in (0..<config.depths[s]).map { (stage: s, block: $0) } }
     let dims = config.embedDims
     let half = dims[0] / 2
     if config.patchEmbedStride == 1 {
