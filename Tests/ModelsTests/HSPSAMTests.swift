@@ -89,5 +89,7 @@ final class HSPSAMTests: XCTestCase {
     config.backbone = .vitB
     config.promptedLevels = [4]
     XCTAssertNoThrow(try config.validate(), "SAM ViT has four levels")
+    config.fusionUpscale = "x16"
+    XCTAssertThrowsError(try config.validate()) { XCTAssertTrue($0.localizedDescription.contains("fusionUpscale must be learned or x4+bilinear")) }
   }
 }

@@ -29,6 +29,22 @@ final class ViTPromptedBlockTests: XCTestCase {
     }
   }
 
+  /// The fusion decoder's learned x16 upscaling for SAM ViT (note 3.9) against `output_upscaling(4)` of
+  /// scripts/reference/hsp_sam.py (weights stored as float16, converted to float32 on load).
+  func testLearnedUpscalingMatchesTheReference() throws {
+    let fixture = try Safetensors.read(path: Fixtures.path("hsp_sam/vit_prompted_blocks.safetensors")).tensors
+    let prefix = "upscaling.state."
+    let state = Dictionary(uniqueKeysWithValues: try fixture.filter { $0.name.hasPrefix(prefix) }
+      .map { (String($0.name.dropFirst(prefix.count)), try $0.tensor.to(.float32)) })
+    let head = try MaskHead(outputs: 1, upscalingStages: 4)
+    try head.outputUpscaling.load(stateDict: state, strict: true, source: "upscaling")
+    let x = try XCTUnwrap(fixture.first { $0.name == "upscaling.x" }?.tensor)
+    let expected = try XCTUnwrap(fixture.first { $0.name == "upscaling.out" }?.tensor)
+    XCTAssertEqual(expected.shape, [1, 8, 32, 32])
+    // Tolerance 1e-4: float32, four transposed convs and three LayerNorm2d in the same order.
+    try Torch.withNoGrad { assertAllClose(try head.outputUpscaling(x), expected, atol: 1e-4, "learned x16 upscaling") }
+  }
+
   func testHSPSAMOnAViTBackbone() throws {
     try Torch.manualSeed(3)
     let base = try ModelRegistry.build(.vitB, imageSize: 256)  // 16x16 grid: small enough for a test
@@ -45,10 +61,23 @@ final class ViTPromptedBlockTests: XCTestCase {
     XCTAssertNotNil(keys["level_decoders.2.transformer.layers.1.norm4.weight"], "three level decoders for four levels")
     XCTAssertNotNil(keys["fusion_decoder.blocks.3.norm_final_attn.weight"])
     XCTAssertEqual(model.adaptedStart, 0)
+    // fusionUpscale "learned": four 2x2/2 stages 256 -> 64 -> 32 -> 16 -> 8 take the 16x16 grid to the input.
+    XCTAssertEqual(keys["fusion_decoder.output_upscaling.9.weight"], [16, 8, 2, 2])
+    XCTAssertEqual(keys["fusion_decoder.output_hypernetworks_mlps.1.layers.2.weight"], [8, 256])
+    XCTAssertEqual(keys["level_decoders.0.output_upscaling.3.weight"], [64, 32, 2, 2], "level decoders keep SAM's x4")
     let x = try Tensor.rand([1, 3, 256, 256])
     let out = try Torch.withNoGrad { try model(x) }
-    XCTAssertEqual(out.logits.shape, [1, 2, 256, 256], "upsampled from 4x the 16x16 grid to the input")
+    XCTAssertEqual(out.logits.shape, [1, 2, 256, 256], "16x the 16x16 grid: the input size")
     XCTAssertEqual(out.levelLogits.map(\.shape), Array(repeating: [1, 2, 64, 64], count: 3))
+    XCTAssertGreaterThan(try out.logits.std().item(), 0, "the learned upscaling gives a non-constant map")
+
+    var bilinear = config
+    bilinear.fusionUpscale = "x4+bilinear"
+    let upsampled = try HSPSAM(config: bilinear, base: base)
+    let upsampledKeys = Set(upsampled.stateDict().map(\.name))
+    XCTAssertTrue(upsampledKeys.contains("fusion_decoder.output_upscaling.3.weight"))
+    XCTAssertFalse(upsampledKeys.contains("fusion_decoder.output_upscaling.6.weight"), "x4+bilinear has SAM's two stages")
+    XCTAssertEqual(try Torch.withNoGrad { try upsampled(x) }.logits.shape, [1, 2, 256, 256], "x4, then bilinear to the input")
 
     // LoRA B = 0 and no prompts: the deepest level through the copied neck is SAM's own embedding.
     config.promptedLevels = []

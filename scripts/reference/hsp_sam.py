@@ -33,17 +33,30 @@ class PromptProjection(nn.Module):
         return torch.stack([mlp(r[i]) for i, mlp in enumerate(self.token_mlps)], 0)
 
 
-class Head(nn.Module):
-    """Mask tokens, x4 upscaling and hypernetworks (SAM's layout, no IoU token)."""
+def output_upscaling(stages=2):
+    """`stages` transposed 2x2/2 convs: 2 is SAM's x4 (256 -> 64 -> 32); 4 is the note's learned x16 for SAM ViT
+    (256 -> 64 -> 32 -> 16 -> 8, note 3.9), LayerNorm2d + GELU between stages, GELU after the last."""
+    widths = [256, 64, 32, 16, 8][:stages + 1]
+    layers = []
+    for i in range(stages):
+        layers.append(nn.ConvTranspose2d(widths[i], widths[i + 1], 2, 2))
+        if i < stages - 1:
+            layers.append(LayerNorm2d(widths[i + 1]))
+        layers.append(nn.GELU())
+    return nn.Sequential(*layers)
 
-    def __init__(self, outputs, transformer):
+
+class Head(nn.Module):
+    """Mask tokens, upscaling (SAM's x4 by default) and hypernetworks (SAM's layout, no IoU token)."""
+
+    def __init__(self, outputs, transformer, stages=2):
         super().__init__()
         if transformer is not None:
             self.transformer = transformer
         self.mask_tokens = nn.Embedding(outputs, 256)
-        self.output_upscaling = nn.Sequential(nn.ConvTranspose2d(256, 64, 2, 2), LayerNorm2d(64), nn.GELU(),
-                                              nn.ConvTranspose2d(64, 32, 2, 2), nn.GELU())
-        self.output_hypernetworks_mlps = nn.ModuleList([MLP(256, 256, 32, 3) for _ in range(outputs)])
+        self.output_upscaling = output_upscaling(stages)
+        width = [256, 64, 32, 16, 8][stages]
+        self.output_hypernetworks_mlps = nn.ModuleList([MLP(256, 256, width, 3) for _ in range(outputs)])
 
     def masks(self, tokens, keys, h, w):
         b = keys.shape[0]

@@ -7,15 +7,15 @@ import NN
 import Tensor
 
 /// The fusion decoder (note 3.9): one depth-1 two-way block per level, run from the deepest level to the
-/// shallowest, each after adding that level's downscaled mask; then SAM's x4 upscaling and hypernetworks.
+/// shallowest, each after adding that level's downscaled mask; then the upscaling (`fusionUpscale`) and hypernetworks.
 /// Keys `blocks.{j}` (block j handles level L - j), `mask_tokens`, `output_upscaling`, `output_hypernetworks_mlps`.
 public final class FusionDecoder: Module {
   let blocks: [TwoWayTransformer]
   let head: MaskHead
 
-  init(levels: Int, outputs: Int) throws {
+  init(levels: Int, outputs: Int, upscalingStages: Int) throws {
     blocks = try (0..<levels).map { _ in try TwoWayTransformer(depth: 1, embeddingDim: 256, numHeads: 8, mlpDim: 2048) }
-    head = try MaskHead(outputs: outputs)
+    head = try MaskHead(outputs: outputs, upscalingStages: upscalingStages)
     super.init()
     let list = registerChild("blocks", Module())
     for (j, b) in blocks.enumerated() { list.registerChild(String(j), b) }
@@ -85,7 +85,9 @@ public final class HSPSAM: Module {
     let pretrainedDecoders = config.levelDecoderInit == "pretrained"
     levelDecoders = hierarchical ? try (0..<(levelCount - 1)).map { _ in try LevelDecoder(outputs: k1, depth: pretrainedDecoders ? 2 : 1) } : []
     maskDownscalers = hierarchical ? try (0..<(levelCount - 1)).map { _ in try makeMaskDownscaler(outputs: k1) } : []
-    fusionDecoder = hierarchical ? try FusionDecoder(levels: levelCount, outputs: k1) : nil
+    // Learned: as many 2x2/2 stages as take the grid to the input (2 for LiteMedSAM, 4 for SAM ViT).
+    let fusionStages = config.fusionUpscale == "learned" ? (encoder.imageSize / encoder.gridSize).trailingZeroBitCount : 2
+    fusionDecoder = hierarchical ? try FusionDecoder(levels: levelCount, outputs: k1, upscalingStages: fusionStages) : nil
     decoder = [.singleLevel, .decoderOnly].contains(config.architecture) ? try LevelDecoder(outputs: k1, depth: 2) : nil
     pixelClassifier = config.architecture == .positional ? try Conv2d(256, config.numClasses, kernelSize: 1) : nil
 
@@ -240,8 +242,8 @@ public final class HSPSAM: Module {
     }
   }
 
-  /// Logits at the input resolution: SAM's decoders give 4x the embedding grid (the input for LiteMedSAM; a
-  /// quarter of it for SAM at 1024, bilinearly upsampled: the note's `fusionUpscale = x4+bilinear`).
+  /// Logits at the input resolution: SAM's x4 heads give 4x the embedding grid (the input for LiteMedSAM; a
+  /// quarter of it for SAM ViT, bilinearly upsampled: the baselines and `fusionUpscale = x4+bilinear`).
   func inputSized(_ logits: Tensor) throws -> Tensor {
     let size = encoder.imageSize
     return logits.size(2) == size && logits.size(3) == size ? logits : try logits.interpolate(size: (size, size), mode: .bilinear)

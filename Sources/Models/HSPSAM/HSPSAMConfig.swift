@@ -35,6 +35,10 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
   public var fusionInit = "pretrained"
   /// Append the deepest level's projected prompts to the fusion decoder's tokens ([code]: false).
   public var fusionUsesPrompts = false
+  /// The fusion decoder's output upscaling to the input (note 3.9): "learned" (default): log2(input / grid)
+  /// transposed-conv stages; for LiteMedSAM that is 2, SAM's own x4 (copied pretrained), for SAM ViT 4, the
+  /// [code] x16 layout (random). "x4+bilinear": SAM's x4, then bilinear to the input (the same for LiteMedSAM).
+  public var fusionUpscale = "learned"
 
   public init() {}
 
@@ -51,7 +55,7 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
 
   public enum CodingKeys: String, CodingKey, CaseIterable {
     case architecture, backbone, numClasses, promptsPerLevel, promptedLevels, loraRank, loraBlocks, neckInit,
-         levelDecoderInit, fusionInit, fusionUsesPrompts
+         levelDecoderInit, fusionInit, fusionUsesPrompts, fusionUpscale
   }
 
   /// Missing keys take their defaults (checkpoints written before a key existed still load).
@@ -69,6 +73,7 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
     levelDecoderInit = try c.decode(.levelDecoderInit, default: d.levelDecoderInit)
     fusionInit = try c.decode(.fusionInit, default: d.fusionInit)
     fusionUsesPrompts = try c.decode(.fusionUsesPrompts, default: d.fusionUsesPrompts)
+    fusionUpscale = try c.decode(.fusionUpscale, default: d.fusionUpscale)
   }
 
   public func validate() throws {
@@ -96,6 +101,9 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
     guard (1...320).contains(loraRank) else { throw fail("loraRank must be 1...320, got \(loraRank)") }
     guard ["from-first-prompt", "all", "prompted-only", "none"].contains(loraBlocks) else {
       throw fail("loraBlocks must be from-first-prompt, all, prompted-only or none, got \(loraBlocks)")
+    }
+    guard ["learned", "x4+bilinear"].contains(fusionUpscale) else {
+      throw fail("fusionUpscale must be learned or x4+bilinear, got \(fusionUpscale)")
     }
     for (name, value) in [("neckInit", neckInit), ("levelDecoderInit", levelDecoderInit), ("fusionInit", fusionInit)] {
       guard ["pretrained", "random"].contains(value) else { throw fail("\(name) must be pretrained or random, got \(value)") }

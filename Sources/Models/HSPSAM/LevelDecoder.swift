@@ -24,23 +24,32 @@ public final class PromptProjection: Module {
   }
 }
 
-/// SAM's mask-decoder head without the IoU token: transformer, K+1 mask tokens, x4 upscaling, hypernetworks.
+/// SAM's mask-decoder head without the IoU token: transformer, K+1 mask tokens, upscaling, hypernetworks.
 /// Used for the level decoders and, with depth-1 blocks run level by level, by the fusion decoder.
-/// Keys `transformer.*`, `mask_tokens.weight`, `output_upscaling.{0,1,3}`, `output_hypernetworks_mlps.{c}`.
+/// Keys `transformer.*`, `mask_tokens.weight`, `output_upscaling.{0,1,3,...}`, `output_hypernetworks_mlps.{c}`.
 public final class MaskHead: Module {
   let maskTokens: Embedding
   let outputUpscaling: Sequential
   let hypernetworks: [MLP]
   public let outputs: Int
+  /// Transposed 2x2/2 convolutions: 2 is SAM's own x4 (256 -> 64 -> 32 channels); 4 is the note's learned x16
+  /// for SAM ViT (256 -> 64 -> 32 -> 16 -> 8), LayerNorm2d + GELU between stages, GELU after the last.
+  public let upscalingStages: Int
 
-  public init(outputs: Int) throws {
+  public init(outputs: Int, upscalingStages: Int = 2) throws {
+    precondition((2...4).contains(upscalingStages), "2 to 4 upscaling stages")
     self.outputs = outputs
+    self.upscalingStages = upscalingStages
     maskTokens = try Embedding(outputs, 256)
-    outputUpscaling = Sequential([
-      try ConvTranspose2d(256, 64, kernelSize: 2, stride: 2), try LayerNorm2d(64), GELU(),
-      try ConvTranspose2d(64, 32, kernelSize: 2, stride: 2), GELU(),
-    ])
-    hypernetworks = try (0..<outputs).map { _ in try MLP(inputDim: 256, hiddenDim: 256, outputDim: 32, numLayers: 3) }
+    let widths = Array([256, 64, 32, 16, 8].prefix(upscalingStages + 1))
+    var layers: [any UnaryLayer] = []
+    for stage in 0..<upscalingStages {
+      layers.append(try ConvTranspose2d(widths[stage], widths[stage + 1], kernelSize: 2, stride: 2))
+      if stage < upscalingStages - 1 { layers.append(try LayerNorm2d(widths[stage + 1])) }
+      layers.append(GELU())
+    }
+    outputUpscaling = Sequential(layers)
+    hypernetworks = try (0..<outputs).map { _ in try MLP(inputDim: 256, hiddenDim: 256, outputDim: widths.last!, numLayers: 3) }
     super.init()
   }
 
@@ -52,12 +61,14 @@ public final class MaskHead: Module {
     for (c, m) in hypernetworks.enumerated() { list.registerChild(String(c), m) }
   }
 
-  /// Copies SAM's pretrained upscaling and the first `outputs` mask tokens and hypernetworks (extra ones stay random).
+  /// Copies the first `outputs` pretrained mask tokens and, where the head has SAM's own x4 upscaling, that
+  /// upscaling and the hypernetworks (extra tokens and a learned x16 upscaling with its hypernetworks stay random).
   func copyPretrained(from decoder: MaskDecoder) throws {
     try Torch.withNoGrad {
       let count = Swift.min(outputs, decoder.numMaskTokens)
       try maskTokens.weight.narrow(dim: 0, start: 0, length: count)
         .copyFrom(decoder.maskTokens.weight.narrow(dim: 0, start: 0, length: count))
+      guard upscalingStages == 2 else { return }
       try copyState(from: decoder.outputUpscaling, to: outputUpscaling)
       for c in 0..<count { try copyState(from: decoder.outputHypernetworksMLPs[c], to: hypernetworks[c]) }
     }
