@@ -31,7 +31,8 @@ public final class PromptFreePredictor {
     try RunCheckpoint.restore(tensors, into: model, source: path)
     model.eval()
     self.metadata = metadata
-    transform = SampleTransform(size: metadata.config.inputSize, normalization: metadata.config.inputNormalization)
+    transform = SampleTransform(size: metadata.config.inputSize, geometry: metadata.config.resize,
+                                normalization: metadata.config.inputNormalization)
   }
 
   /// Prediction-time logits (B, K+1, S, S): the model's own output, or for `positional` SAM's mask from the

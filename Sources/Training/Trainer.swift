@@ -114,7 +114,8 @@ public final class Trainer {
     let model = try HSPSAM(config: config.model, base: base)
     let baseBytes = (try fm.attributesOfItem(atPath: options.baseCheckpoint)[.size] as? Int) ?? 0
 
-    let transform = SampleTransform(size: config.inputSize, normalization: config.inputNormalization, augmentation: config.augmentation)
+    let transform = SampleTransform(size: config.inputSize, geometry: config.resize, normalization: config.inputNormalization,
+                                    augmentation: config.augmentation)
     let cacheStart = Date()
     // Everything the cached prefix depends on: the base weights, where the adapted blocks start, the input transform.
     let keyEncoder = JSONEncoder()
@@ -127,7 +128,8 @@ public final class Trainer {
           "\(part.validation.samples.count) validation images")
       let cacheKey = "base=\(baseBytes) start=\(model.adaptedStart) backbone=\(config.model.backbone.rawValue) " +
         "levels=\(config.model.decodedLevels) size=\(config.inputSize) norm=\(config.inputNormalization.rawValue) " +
-        "seed=\(config.seed) aug=\(augmentationJSON) data=\(URL(fileURLWithPath: part.source.folder).standardizedFileURL.path)"
+        "seed=\(config.seed) aug=\(augmentationJSON) data=\(URL(fileURLWithPath: part.source.folder).standardizedFileURL.path)" +
+        (config.resize == .longestSidePad ? "" : " resize=\(config.resize.rawValue)")  // default: keys of earlier caches
       trainCaches.append(try PrefixCache(model: model, dataset: part.train, transform: transform, variants: config.cachedVariants,
                                          seed: config.seed, batchSize: 8, folder: options.cacheFolder, key: cacheKey) { done, total in
         if !self.options.quiet { FileHandle.standardError.write(Data("\r  prefix \(done)/\(total)".utf8)) }

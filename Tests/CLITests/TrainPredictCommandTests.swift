@@ -97,7 +97,8 @@ final class TrainPredictCommandTests: XCTestCase {
     let cache = ["HSPSAM_CACHE": folder.appendingPathComponent("cache").path]
     let models = ["decoder-only": #"{"model": {"architecture": "decoder-only", "promptedLevels": [], "loraBlocks": "none"}}"#,
                   "positional": #"{"model": {"architecture": "positional", "promptedLevels": [], "loraBlocks": "none"}}"#,
-                  "single-level": #"{"model": {"architecture": "single-level", "promptedLevels": [3], "promptsPerLevel": 1}}"#]
+                  // Also the paper code's square resize (the prediction is resized back to 40x30 all the same).
+                  "single-level": #"{"resize": "square", "model": {"architecture": "single-level", "promptedLevels": [3], "promptsPerLevel": 1}}"#]
     for (name, model) in models.sorted(by: { $0.key < $1.key }) {
       let run = folder.appendingPathComponent("run-" + name).path
       let trained = try runHSPSAM(["train", "--config", #"{"batchSize": 2, "cachedVariants": 1}"#, "--config", model,

@@ -101,6 +101,10 @@ final class TrainerTests: XCTestCase {
     XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"normalization": "zscore"}"#.utf8), source: "c.json")) {
       XCTAssertTrue($0.localizedDescription.contains("normalization must be"), $0.localizedDescription)
     }
+    XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"resize": "crop"}"#.utf8), source: "c.json")) {
+      XCTAssertEqual($0.localizedDescription, "c.json: resize: must be longest-side+pad or square, got crop")
+    }
+    XCTAssertEqual(try TrainingConfig.decode(Data(#"{"resize": "square"}"#.utf8), source: "c.json").resize, .square)
     let vit = try TrainingConfig.decode(Data(#"{"inputSize": 512, "model": {"backbone": "vit_b", "promptedLevels": [1, 2, 3, 4]}}"#.utf8), source: "c.json")
     XCTAssertEqual(vit.inputNormalization, .imagenet, "normalization backbone: SAM's ImageNet mean/std")
     // A checkpoint's configuration written before `normalization` existed still decodes (defaults fill it).
