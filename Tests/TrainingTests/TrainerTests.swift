@@ -105,6 +105,17 @@ final class TrainerTests: XCTestCase {
       XCTAssertEqual($0.localizedDescription, "c.json: resize: must be longest-side+pad or square, got crop")
     }
     XCTAssertEqual(try TrainingConfig.decode(Data(#"{"resize": "square"}"#.utf8), source: "c.json").resize, .square)
+    // The shipped presets decode and validate; hsp-code sets the note's [code] values.
+    let presets = Fixtures.repository.appendingPathComponent("configs")
+    let names = try FileManager.default.contentsOfDirectory(atPath: presets.path).filter { $0.hasSuffix(".json") }
+    XCTAssertTrue(Set(names).isSuperset(of: ["clinicdb-cpu.json", "hsp-code.json", "hsp-code-vit_h.json"]), "\(names)")
+    for name in names {
+      XCTAssertNoThrow(try TrainingConfig.decode(Data(contentsOf: presets.appendingPathComponent(name)), source: name), name)
+    }
+    let code = try TrainingConfig.decode(Data(contentsOf: presets.appendingPathComponent("hsp-code.json")), source: "hsp-code.json")
+    XCTAssertEqual([code.model.neckInit, code.model.levelDecoderInit, code.model.fusionInit], ["random", "random", "random"])
+    XCTAssertEqual([code.lambdaAux, code.lrPower, code.learningRate], [0, 7, 8e-4])
+    XCTAssertEqual(code.resize, .square)
     let vit = try TrainingConfig.decode(Data(#"{"inputSize": 512, "model": {"backbone": "vit_b", "promptedLevels": [1, 2, 3, 4]}}"#.utf8), source: "c.json")
     XCTAssertEqual(vit.inputNormalization, .imagenet, "normalization backbone: SAM's ImageNet mean/std")
     // A checkpoint's configuration written before `normalization` existed still decodes (defaults fill it).
