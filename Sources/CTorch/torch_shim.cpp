@@ -5,9 +5,12 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <caffe2/serialize/inline_container.h>
 #include <torch/headeronly/version.h>
+
+#include <dlfcn.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -61,6 +64,7 @@ int dtype_code(at::ScalarType s) {
 at::Device device(int type, int64_t index) {
   if (type == HST_CPU) return at::Device(at::kCPU);
   if (type == HST_CUDA) return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+  if (type == HST_META) return at::Device(at::kMeta);
   throw std::invalid_argument("unknown device type " + std::to_string(type));
 }
 
@@ -107,6 +111,19 @@ int hst_cuda_is_available(void) { return at::hasCUDA() ? 1 : 0; }
 int64_t hst_cuda_device_count(void) {
   try { return at::hasCUDA() ? static_cast<int64_t>(at::getNumGPUs()) : 0; } catch (...) { return 0; }
 }
+// libtorch_cuda.so registers the CUDA kernels and hooks from its static initialisers, so loading it with
+// RTLD_GLOBAL is all that enabling CUDA takes; the CPU-only link stays the default.
+int hst_load_cuda(const char *path) {
+  HST_GUARD({
+    if (dlopen(path, RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+      const char *reason = dlerror();
+      throw std::runtime_error(reason ? reason : "dlopen failed");
+    }
+  })
+}
+int hst_cuda_is_built(void) {
+  try { return at::detail::getCUDAHooks().isBuilt() ? 1 : 0; } catch (...) { return 0; }
+}
 int hst_set_grad_enabled(int enabled) {
   bool previous = c10::GradMode::is_enabled();
   c10::GradMode::set_enabled(enabled != 0);
@@ -133,7 +150,7 @@ int hst_dtype(hst_tensor t) { return dtype_code(t->t.scalar_type()); }
 int hst_device(hst_tensor t, int *type, int64_t *index) {
   HST_GUARD({
     auto d = T(t).device();
-    *type = d.is_cuda() ? HST_CUDA : HST_CPU;
+    *type = d.is_cuda() ? HST_CUDA : d.is_meta() ? HST_META : HST_CPU;
     *index = d.has_index() ? d.index() : 0;
   })
 }
@@ -223,6 +240,12 @@ int hst_item(hst_tensor t, double *out) { HST_GUARD(*out = T(t).item<double>()) 
 // MARK: conversion
 int hst_to(hst_tensor t, int dtype, int device_type, int64_t device_index, hst_tensor *out) {
   HST_OUT(T(t).to(device(device_type, device_index), scalar_type(dtype)))
+}
+int hst_move(hst_tensor t, int device_type, int64_t device_index) {
+  HST_GUARD({
+    bool grad = t->t.requires_grad();
+    t->t = t->t.detach().to(device(device_type, device_index)).requires_grad_(grad);
+  })
 }
 int hst_contiguous(hst_tensor t, int memory_format, hst_tensor *out) {
   HST_OUT(T(t).contiguous(memory_format == 1 ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous))
@@ -562,3 +585,4 @@ int hst_archive_read(hst_archive a, const char *name, hst_tensor *out) {
 }
 
 }  // extern "C"
+

@@ -39,7 +39,7 @@ public final class SamPredictor {
 
   /// Encodes an (H, W, 3) uint8 image once.
   public func setImage(_ image: Tensor) throws {
-    let input = try model.contract.preprocess(image)
+    let input = try model.contract.preprocess(image).to(model.device)  // the model's device (CPU or CUDA)
     embedding = try Torch.withNoGrad { try model.imageEncoder(input) }
     originalSize = (image.size(0), image.size(1))
   }
@@ -51,12 +51,13 @@ public final class SamPredictor {
     var points: (coords: Tensor, labels: Tensor)?
     if !prompt.points.isEmpty {
       let xy = contract.transformPoints(prompt.points.flatMap { [$0.x, $0.y] }, original: originalSize)
-      let coords = try Tensor(xy.map(Float.init), shape: [1, prompt.points.count, 2]).expand([batch, -1, -1])
-      let labels = try Tensor(prompt.points.map { Int64($0.label) }, shape: [1, prompt.points.count]).expand([batch, -1])
+      let coords = try Tensor(xy.map(Float.init), shape: [1, prompt.points.count, 2]).to(embedding.device).expand([batch, -1, -1])
+      let labels = try Tensor(prompt.points.map { Int64($0.label) }, shape: [1, prompt.points.count]).to(embedding.device)
+        .expand([batch, -1])
       points = (coords, labels)
     }
     let boxes = prompt.boxes.isEmpty ? nil : try Tensor(
-      prompt.boxes.flatMap { contract.transformBox($0, original: originalSize) }.map(Float.init), shape: [batch, 1, 4])
+      prompt.boxes.flatMap { contract.transformBox($0, original: originalSize) }.map(Float.init), shape: [batch, 1, 4]).to(embedding.device)
     return try Torch.withNoGrad {
       let (low, iou) = try model.decode(embedding: embedding, points: points, boxes: boxes, maskInput: prompt.maskInput,
                                         multimaskOutput: multimaskOutput)

@@ -117,14 +117,24 @@ open class Module {
   /// Sets every parameter's gradient to none.
   public func zeroGrad() throws { for p in parameters() { try p.zeroGrad() } }
 
-  /// Called after the state was loaded (children first). Override to recompute derived, non-persistent
-  /// buffers (TinyViT's attention bias table depends on loaded weights).
+  /// Called after the state was loaded or moved to another device (children first). Override to drop or
+  /// recompute derived tensors (TinyViT's attention bias table depends on loaded weights).
   open func didLoadState() throws {}
 
   func notifyDidLoadState() throws {
     for (_, child) in childEntries { try child.notifyDidLoadState() }
     try didLoadState()
   }
+
+  /// Moves every parameter and buffer to `device` in place (so layers' stored tensors and an optimiser built
+  /// later follow), then lets each module drop what it derived from them (`didLoadState`).
+  public func to(_ device: Device) throws {
+    for (_, tensor) in namedParameters() + namedBuffers() where tensor.device != device { try tensor.move(to: device) }
+    try notifyDidLoadState()
+  }
+
+  /// The device of the first parameter (CPU for a module without parameters).
+  public var device: Device { parameters().first?.device ?? .cpu }
 
   /// The number of parameter elements.
   public var parameterCount: Int { parameters().reduce(0) { $0 + $1.count } }

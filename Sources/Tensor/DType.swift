@@ -50,15 +50,19 @@ public enum DType: Int32, CaseIterable, Sendable, CustomStringConvertible {
   }
 }
 
-/// Where a tensor lives. CUDA works where the loaded libtorch has CUDA (the CPU build here does not).
+/// Where a tensor lives. CUDA works once libtorch's CUDA backend is loaded (`Torch.loadCUDA`; set-up installs it
+/// with HSPSAM_CUDA=1). `meta` holds shapes without data: running a model there checks, with no GPU, that every
+/// tensor a forward pass makes follows its input's device.
 public enum Device: Equatable, Sendable, CustomStringConvertible {
   case cpu
   case cuda(Int)
+  case meta
 
   var code: (Int32, Int64) {
     switch self {
     case .cpu: return (Int32(HST_CPU), 0)
     case .cuda(let index): return (Int32(HST_CUDA), Int64(index))
+    case .meta: return (Int32(HST_META), 0)
     }
   }
 
@@ -66,16 +70,24 @@ public enum Device: Equatable, Sendable, CustomStringConvertible {
     switch self {
     case .cpu: return "cpu"
     case .cuda(let index): return "cuda:\(index)"
+    case .meta: return "meta"
     }
   }
 
-  /// Parses "cpu", "cuda" or "cuda:N".
+  public var isCUDA: Bool { if case .cuda = self { return true } else { return false } }
+
+  /// Parses "cpu", "cuda", "cuda:N" or "meta".
   public init?(_ text: String) {
     if text == "cpu" { self = .cpu; return }
+    if text == "meta" { self = .meta; return }
     if text == "cuda" { self = .cuda(0); return }
     if text.hasPrefix("cuda:"), let index = Int(text.dropFirst(5)), index >= 0 { self = .cuda(index); return }
     return nil
   }
 
   public static var isCUDAAvailable: Bool { hst_cuda_is_available() != 0 }
+  /// CUDA devices libtorch sees (0 without the CUDA backend or a GPU).
+  public static var cudaDeviceCount: Int { Int(hst_cuda_device_count()) }
+  /// Whether libtorch's CUDA backend is loaded (even with no GPU visible).
+  public static var isCUDABuilt: Bool { hst_cuda_is_built() != 0 }
 }

@@ -55,6 +55,12 @@ public enum Torch {
 
   public static var isGradEnabled: Bool { hst_is_grad_enabled() != 0 }
 
+  /// Loads libtorch's CUDA backend from `path` (libtorch_cuda.so, installed by `HSPSAM_CUDA=1 scripts/setup.sh`
+  /// beside the CPU libraries). The default link is CPU-only, so a CPU machine never needs the CUDA libraries.
+  public static func loadCUDA(path: String) throws {
+    try path.withCString { try check(hst_load_cuda($0)) }
+  }
+
   /// Runs `body` with gradient recording off on this thread (PyTorch's `torch.no_grad()`).
   public static func withNoGrad<R>(_ body: () throws -> R) rethrows -> R {
     let previous = hst_set_grad_enabled(0)

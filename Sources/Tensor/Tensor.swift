@@ -39,7 +39,11 @@ public final class Tensor {
     var type: Int32 = 0
     var index: Int64 = 0
     _ = hst_device(handle, &type, &index)
-    return type == Int32(HST_CUDA) ? .cuda(Int(index)) : .cpu
+    switch type {
+    case Int32(HST_CUDA): return .cuda(Int(index))
+    case Int32(HST_META): return .meta
+    default: return .cpu
+    }
   }
 
   public var isContiguous: Bool { hst_is_contiguous(handle, 0) != 0 }
@@ -162,6 +166,12 @@ public final class Tensor {
   public func to(_ device: Device) throws -> Tensor {
     let (type, index) = device.code
     return try makeTensor { hst_to(handle, self.dtype.rawValue, type, index, $0) }
+  }
+  /// Moves this tensor itself to `device` (a new leaf keeping `requiresGrad`): every holder of this object sees
+  /// the move. For parameters and buffers (`Module.to`); views made before the move stay where they were.
+  public func move(to device: Device) throws {
+    let (type, index) = device.code
+    try check(hst_move(handle, type, index))
   }
   public func contiguous() throws -> Tensor { try makeTensor { hst_contiguous(handle, 0, $0) } }
   /// NHWC memory layout for 4-D tensors (same logical shape).

@@ -19,9 +19,11 @@ public final class LiteMedSAMBaseline: ForegroundSegmenter {
   /// prompt; ClinicDB and Kvasir-SEG polyps are thousands of pixels].
   public var minimumComponentArea = 10
 
-  public init(mode: Mode, weights: String) throws {
+  public init(mode: Mode, weights: String, device: Device = .cpu) throws {
     self.mode = mode
-    predictor = SamPredictor(model: try ModelRegistry.load(.litemedsam, checkpoint: weights))
+    let model = try ModelRegistry.load(.litemedsam, checkpoint: weights)
+    try model.to(device)
+    predictor = SamPredictor(model: model)
   }
 
   public func foreground(_ image: Image, truth: [UInt8]) throws -> [Float] {

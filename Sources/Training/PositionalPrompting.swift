@@ -51,11 +51,12 @@ public enum PositionalPrompting {
       let (grid, size) = (embedding.size(2), images.size(2))
       let perImage = try (0..<images.size(0)).map { i -> Tensor in
         let found = prompts(probabilities: try probabilities[i].floats(), grid: grid, scale: size / grid)
-        guard !found.isEmpty else { return try Tensor.full([1, 1, size, size], emptyLogit) }
+        let device = images.device
+        guard !found.isEmpty else { return try Tensor.full([1, 1, size, size], emptyLogit, device: device) }
         let n = found.count
-        let boxes = try Tensor(found.flatMap(\.box).map(Float.init), shape: [n, 4])
-        let points = try Tensor(found.flatMap(\.point).map(Float.init), shape: [n, 1, 2])
-        let labels = try Tensor.ones([n, 1])
+        let boxes = try Tensor(found.flatMap(\.box).map(Float.init), shape: [n, 4]).to(device)
+        let points = try Tensor(found.flatMap(\.point).map(Float.init), shape: [n, 1, 2]).to(device)
+        let labels = try Tensor.ones([n, 1], device: device)
         let masks = try model.base.decode(embedding: embedding.narrow(dim: 0, start: i, length: 1), points: (points, labels),
                                           boxes: boxes, multimaskOutput: false).masks  // (N, 1, S, S)
         return try masks.max(dims: [0], keepDim: true)

@@ -53,10 +53,12 @@ final class PrefixCache {
       var position = 0
       for result in loader {
         let batch = try result.get()
-        let prefix = try model.encodePrefix(batch.images)
+        let prefix = try model.encodePrefix(batch.images.to(model.device))
         for i in 0..<batch.samples.count {
-          let features = try prefix.features.mapValues { try $0.select(dim: 0, index: i).to(.float16).clone() }
-          let example = CachedExample(tokens: try prefix.tokens.select(dim: 0, index: i).to(.float16).clone(),
+          // Kept in host memory as float16 whatever the model's device.
+          func stored(_ x: Tensor) throws -> Tensor { try x.select(dim: 0, index: i).to(.float16).to(.cpu).clone() }
+          let features = try prefix.features.mapValues(stored)
+          let example = CachedExample(tokens: try stored(prefix.tokens),
                                       features: features, mask: try batch.masks[i].to(.uint8))
           if let path = file(batch.samples[i].stem, variant) { try Self.write(example, to: path) }
           slots[missing[position]][variant] = example
@@ -89,11 +91,12 @@ final class PrefixCache {
   }
 
   /// A batch of examples (one variant per sample) as float32 prefixes and int64 masks.
-  func batch(_ picks: [(sample: Int, variant: Int)]) throws -> (prefix: EncoderPrefix, masks: Tensor) {
+  /// The picked examples stacked as float32 prefixes and int64 masks on `device`.
+  func batch(_ picks: [(sample: Int, variant: Int)], on device: Device = .cpu) throws -> (prefix: EncoderPrefix, masks: Tensor) {
     let chosen = picks.map { examples[$0.sample][$0.variant] }
-    let tokens = try Tensor.stack(chosen.map(\.tokens)).to(.float32)
+    let tokens = try Tensor.stack(chosen.map(\.tokens)).to(device).to(.float32)
     var features: [Int: Tensor] = [:]
-    for key in chosen[0].features.keys { features[key] = try Tensor.stack(chosen.map { $0.features[key]! }).to(.float32) }
-    return (EncoderPrefix(tokens: tokens, features: features), try Tensor.stack(chosen.map(\.mask)).to(.int64))
+    for key in chosen[0].features.keys { features[key] = try Tensor.stack(chosen.map { $0.features[key]! }).to(device).to(.float32) }
+    return (EncoderPrefix(tokens: tokens, features: features), try Tensor.stack(chosen.map(\.mask)).to(device).to(.int64))
   }
 }

@@ -10,8 +10,9 @@ public final class PromptFreePredictor {
   public let metadata: RunCheckpoint.Metadata
   let transform: SampleTransform
 
-  /// `checkpoint`: a run folder (uses best.safetensors) or a .safetensors file written by `hspsam train`.
-  public init(checkpoint: String, baseCheckpoint: String) throws {
+  /// `checkpoint`: a run folder (uses best.safetensors) or a .safetensors file written by `hspsam train`;
+  /// `device`: where the model runs (images go there, probabilities come back to the host).
+  public init(checkpoint: String, baseCheckpoint: String, device: Device = .cpu) throws {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: checkpoint, isDirectory: &isDirectory) else {
       throw TrainingError("--checkpoint \(checkpoint): no such file or folder")
@@ -29,6 +30,7 @@ public final class PromptFreePredictor {
     let base = try metadata.config.loadBase(checkpoint: baseCheckpoint)
     model = try HSPSAM(config: metadata.config.model, base: base)
     try RunCheckpoint.restore(tensors, into: model, source: path)
+    try model.to(device)
     model.eval()
     self.metadata = metadata
     transform = SampleTransform(size: metadata.config.inputSize, geometry: metadata.config.resize,
@@ -48,11 +50,11 @@ public final class PromptFreePredictor {
     let prepared = try transform.apply(rgb: image.rgb8(), classes: [UInt8](repeating: 0, count: image.width * image.height),
                                        height: image.height, width: image.width, using: &generator)
     return try Torch.withNoGrad {
-      let logits = try Self.logits(model: model, images: prepared.image.unsqueeze(0))
+      let logits = try Self.logits(model: model, images: prepared.image.unsqueeze(0).to(model.device))
       let (h, w) = prepared.contentSize
       let cropped = try logits.slice(dim: 2, end: h).slice(dim: 3, end: w)
       // Logits resized bilinearly to the original size, then softmax (PraNet-style: resize before the activation).
-      let probabilities = try cropped.interpolate(size: (image.height, image.width), mode: .bilinear).softmax(dim: 1).squeeze(0)
+      let probabilities = try cropped.interpolate(size: (image.height, image.width), mode: .bilinear).softmax(dim: 1).squeeze(0).to(.cpu)
       let classes = try probabilities.argmax(dim: 0).to(.uint8).toArray(UInt8.self)
       return (probabilities, classes)
     }

@@ -38,6 +38,8 @@ public final class Trainer {
     public var quiet = false
     /// Where frozen-prefix caches persist across runs (nil: memory only).
     public var cacheFolder: URL? = Trainer.defaultCacheFolder
+    /// Where the model runs (the cache stays in host memory; each batch is moved there).
+    public var device: Device = .cpu
     public init(data: String, output: String, baseCheckpoint: String) {
       self.init(datasets: [DataSource(folder: data)], output: output, baseCheckpoint: baseCheckpoint)
     }
@@ -112,6 +114,7 @@ public final class Trainer {
     try Torch.manualSeed(config.seed)
     let base = try config.loadBase(checkpoint: options.baseCheckpoint)
     let model = try HSPSAM(config: config.model, base: base)
+    try model.to(options.device)
     let baseBytes = (try fm.attributesOfItem(atPath: options.baseCheckpoint)[.size] as? Int) ?? 0
 
     let transform = SampleTransform(size: config.inputSize, geometry: config.resize, normalization: config.inputNormalization,
@@ -196,7 +199,7 @@ public final class Trainer {
           break epochs
         }
         let chunk = Array(picks[start..<Swift.min(start + config.batchSize, picks.count)])
-        let (prefix, masks) = try trainCache.batch(chunk)
+        let (prefix, masks) = try trainCache.batch(chunk, on: options.device)
         optimizer.learningRate = schedule.learningRate(atStep: step)
         try optimizer.zeroGrad()
         let (logits, levelLogits) = try model.decode(features: model.encodeLevels(from: prefix))
@@ -306,7 +309,7 @@ public final class Trainer {
     try Torch.withNoGrad {
       for start in stride(from: 0, to: count, by: 8) {
         let picks = (start..<Swift.min(start + 8, count)).map { (sample: $0, variant: 0) }
-        let (prefix, masks) = try cache.batch(picks)
+        let (prefix, masks) = try cache.batch(picks, on: options.device)
         let (logits, _) = try model.decode(features: model.encodeLevels(from: prefix))
         let prediction = try logits.argmax(dim: 1)
         for i in 0..<picks.count {

@@ -9,6 +9,8 @@ enum Paths {
   }
 
   static var liteMedSAMWeights: String { repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path }
+  /// libtorch's CUDA backend, present after `HSPSAM_CUDA=1 bash scripts/setup.sh`.
+  static var libtorchCUDA: String { repository.appendingPathComponent("vendor/libtorch/lib/libtorch_cuda.so").path }
 }
 
 /// A user-facing failure: printed as one line, exit status 1.

@@ -18,7 +18,7 @@ typedef struct hst_tensor_s *hst_tensor;
 enum { HST_FLOAT32 = 0, HST_FLOAT16 = 1, HST_BFLOAT16 = 2, HST_INT64 = 3, HST_BOOL = 4, HST_UINT8 = 5,
        HST_INT32 = 6, HST_FLOAT64 = 7 };
 /// device types; a device is (type, index).
-enum { HST_CPU = 0, HST_CUDA = 1 };
+enum { HST_CPU = 0, HST_CUDA = 1, HST_META = 2 };
 
 /// Returns the last error message of this thread (malloc'd; free with hst_free_string) and clears it.
 char *hst_take_error(void);
@@ -30,6 +30,10 @@ int64_t hst_get_num_threads(void);
 int hst_manual_seed(uint64_t seed);
 int hst_cuda_is_available(void);
 int64_t hst_cuda_device_count(void);
+/// Loads libtorch's CUDA backend (`path`: libtorch_cuda.so) so CUDA tensors work; 0 on success.
+int hst_load_cuda(const char *path);
+/// Whether a CUDA backend is loaded (it may still see no device).
+int hst_cuda_is_built(void);
 /// Enables or disables gradient recording on this thread; returns the previous state.
 int hst_set_grad_enabled(int enabled);
 int hst_is_grad_enabled(void);
@@ -71,6 +75,8 @@ int hst_item(hst_tensor t, double *out);
 
 // MARK: conversion
 int hst_to(hst_tensor t, int dtype, int device_type, int64_t device_index, hst_tensor *out);
+/// Moves `t` itself to a device (a new leaf with the same requires_grad): every holder of this handle sees it.
+int hst_move(hst_tensor t, int device_type, int64_t device_index);
 /// memory_format: 0 contiguous, 1 channels_last.
 int hst_contiguous(hst_tensor t, int memory_format, hst_tensor *out);
 int hst_clone(hst_tensor t, hst_tensor *out);

@@ -235,7 +235,7 @@ public final class HSPSAM: Module {
       return (try inputSized(decoder!(embedding: levelNecks[0](features[0]) + noMask, positional: positional, prompts: tokens)), [])
     case .decoderOnly:
       let embedding = try frozenEmbedding(features[0])
-      return (try inputSized(decoder!(embedding: embedding + noMask, positional: positional, prompts: Tensor.empty([0, 256]))), [])
+      return (try inputSized(decoder!(embedding: embedding + noMask, positional: positional, prompts: Tensor.empty([0, 256], device: embedding.device))), [])
     case .positional:
       let foreground = try pixelClassifier!(frozenEmbedding(features[0]))
       return (try inputSized(Self.binaryLogits(foreground: foreground)), [])
@@ -251,7 +251,7 @@ public final class HSPSAM: Module {
 
   /// Two-class logits (B, 2, h, w) from foreground logits (B, 1, h, w): background 0, so softmax = sigmoid.
   public static func binaryLogits(foreground: Tensor) throws -> Tensor {
-    try Tensor.cat([Tensor.zeros(foreground.shape), foreground], dim: 1)
+    try Tensor.cat([Tensor.zeros(foreground.shape, device: foreground.device), foreground], dim: 1)
   }
 
   /// The pretrained neck on the deepest feature: LiteMedSAM's own image embedding (no gradient reaches the encoder).

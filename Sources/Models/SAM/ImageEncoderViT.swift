@@ -130,8 +130,8 @@ func relativePositions(_ qSize: Int, _ kSize: Int, _ table: Tensor) throws -> Te
       .interpolate(size: (1, maxDistance), mode: .bilinear).squeeze(2).squeeze(0).transpose(0, 1)
   }
   let qScale = Swift.max(Double(kSize) / Double(qSize), 1), kScale = Swift.max(Double(qSize) / Double(kSize), 1)
-  let qCoords = try Tensor.arange(0, Double(qSize), dtype: .float32).unsqueeze(1) * qScale
-  let kCoords = try Tensor.arange(0, Double(kSize), dtype: .float32).unsqueeze(0) * kScale
+  let qCoords = try Tensor.arange(0, Double(qSize), dtype: .float32, device: table.device).unsqueeze(1) * qScale
+  let kCoords = try Tensor.arange(0, Double(kSize), dtype: .float32, device: table.device).unsqueeze(0) * kScale
   let relative = try (qCoords - kCoords + Double(kSize - 1) * kScale).to(.int64)
   return try resized.indexSelect(dim: 0, index: relative.flatten()).view([qSize, kSize, -1])
 }

@@ -21,15 +21,16 @@ public final class PositionEmbeddingRandom: Module {
 
   /// (C, h, w) encoding of the pixel centres of an h x w grid.
   func grid(_ h: Int, _ w: Int) throws -> Tensor {
-    let y = try (Tensor.arange(0, Double(h), dtype: .float32) + 0.5) / Double(h)
-    let x = try (Tensor.arange(0, Double(w), dtype: .float32) + 0.5) / Double(w)
+    let device = gaussianMatrix.device
+    let y = try (Tensor.arange(0, Double(h), dtype: .float32, device: device) + 0.5) / Double(h)
+    let x = try (Tensor.arange(0, Double(w), dtype: .float32, device: device) + 0.5) / Double(w)
     let coords = try Tensor.stack([x.unsqueeze(0).expand([h, w]), y.unsqueeze(1).expand([h, w])], dim: -1)
     return try encode(coords).permute([2, 0, 1])
   }
 
   /// Points in pixels of an image of `size` (h, w): (B, N, 2) XY -> (B, N, C).
   func encode(points: Tensor, imageSize size: (Int, Int)) throws -> Tensor {
-    let extent = try Tensor([Float(size.1), Float(size.0)])
+    let extent = try Tensor([Float(size.1), Float(size.0)]).to(points.device)
     return try encode(points / extent)
   }
 }
@@ -84,8 +85,8 @@ public final class PromptEncoder: Module {
     var lab = labels
     if pad {
       let b = points.size(0)
-      coords = try Tensor.cat([coords, Tensor.zeros([b, 1, 2])], dim: 1)
-      lab = try Tensor.cat([labels, Tensor.full([b, 1], -1, dtype: labels.dtype)], dim: 1)
+      coords = try Tensor.cat([coords, Tensor.zeros([b, 1, 2], device: points.device)], dim: 1)
+      lab = try Tensor.cat([labels, Tensor.full([b, 1], -1, dtype: labels.dtype, device: labels.device)], dim: 1)
     }
     let encoded = try peLayer.encode(points: coords, imageSize: inputImageSize)
     let isPad = try lab.eq(-1).unsqueeze(-1)
@@ -110,7 +111,7 @@ public final class PromptEncoder: Module {
   public func callAsFunction(points: (coords: Tensor, labels: Tensor)? = nil, boxes: Tensor? = nil,
                              masks: Tensor? = nil) throws -> (sparse: Tensor, dense: Tensor) {
     let batch = points?.coords.size(0) ?? boxes?.size(0) ?? masks?.size(0) ?? 1
-    var sparse = try Tensor.empty([batch, 0, embedDim])
+    var sparse = try Tensor.empty([batch, 0, embedDim], device: noMaskEmbed.weight.device)
     if let points {
       sparse = try Tensor.cat([sparse, embedPoints(points.coords, labels: points.labels, pad: boxes == nil)], dim: 1)
     }

@@ -1,4 +1,33 @@
 import ArgumentParser
+import Foundation
+import Tensor
 import Training
+
+/// `--device`: where the model runs. The default link is CPU-only; `cuda` loads libtorch's CUDA backend, which
+/// `HSPSAM_CUDA=1 bash scripts/setup.sh` installs beside it (with the NVIDIA libraries it needs).
+struct DeviceOptions: ParsableArguments {
+  @Option(help: "Where the model runs: cpu, cuda or cuda:N (CUDA needs an NVIDIA GPU and HSPSAM_CUDA=1 bash scripts/setup.sh).")
+  var device = "cpu"
+
+  /// The device, with CUDA loaded and checked when asked for.
+  func resolve() throws -> Device {
+    guard let parsed = Device(device), parsed != .meta else {
+      throw CommandError("--device \(device): expected cpu, cuda or cuda:N")
+    }
+    guard case .cuda(let index) = parsed else { return parsed }
+    let library = Paths.libtorchCUDA
+    guard FileManager.default.fileExists(atPath: library) else {
+      throw CommandError("--device \(device): \(library) is missing: run HSPSAM_CUDA=1 bash scripts/setup.sh")
+    }
+    do { try Torch.loadCUDA(path: library) } catch {
+      throw CommandError("--device \(device): cannot load \(library): \(error)")
+    }
+    let count = Device.cudaDeviceCount
+    guard index < count else {
+      throw CommandError("--device \(device): libtorch's CUDA backend is loaded but sees \(count) CUDA device\(count == 1 ? "" : "s")")
+    }
+    return parsed
+  }
+}
 
 extension LiteMedSAMBaseline.Mode: ExpressibleByArgument {}

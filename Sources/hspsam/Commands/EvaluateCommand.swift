@@ -42,6 +42,7 @@ struct EvaluateCommand: ParsableCommand {
   @Option(help: "Row name (default: the ground-truth folder's parent name).") var name: String?
   @Flag(help: "Skip unreadable or unmatched files (listed on stderr) instead of failing.") var skipInvalid = false
   @Flag(help: "With --format json, add per-image values.") var perImage = false
+  @OptionGroup var deviceOptions: DeviceOptions
 
   func validate() throws {
     guard (0...254).contains(gtThreshold) else { throw ValidationError("--gt-threshold must be in 0...254") }
@@ -78,12 +79,13 @@ extension EvaluateCommand {
   func runModel() throws {
     let segmenter: ForegroundSegmenter
     let source: String
+    let device = try deviceOptions.resolve()
     if let baseline {
-      segmenter = try LiteMedSAMBaseline(mode: baseline, weights: Paths.liteMedSAMWeights)
+      segmenter = try LiteMedSAMBaseline(mode: baseline, weights: Paths.liteMedSAMWeights, device: device)
       source = "baseline \(baseline.rawValue) (frozen LiteMedSAM, \(Paths.liteMedSAMWeights))"
     } else {
       let path = try Paths.resolveCheckpoint(checkpoint)
-      segmenter = try PromptFreePredictor(checkpoint: path, baseCheckpoint: Paths.liteMedSAMWeights)
+      segmenter = try PromptFreePredictor(checkpoint: path, baseCheckpoint: Paths.liteMedSAMWeights, device: device)
       source = "checkpoint \(path)"
     }
     var rows: [ModelEvaluation.Row] = []

@@ -22,9 +22,11 @@ struct PredictCommand: ParsableCommand {
   @Flag(help: "Also write overlays.") var overlay = false
   @Flag(help: "Also write the foreground probability map (binary models).") var prob = false
   @Option(help: "Base weights the checkpoint was trained on: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h model.") var baseCheckpoint: String?
+  @OptionGroup var deviceOptions: DeviceOptions
 
   func run() throws {
     let checkpoint = try Paths.resolveCheckpoint(checkpoint)
+    let device = try deviceOptions.resolve()
     let files = try inputs.flatMap { input -> [String] in
       var isDirectory: ObjCBool = false
       guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
@@ -37,7 +39,7 @@ struct PredictCommand: ParsableCommand {
     }
     guard !files.isEmpty else { throw CommandError("no images in \(inputs.joined(separator: ", "))") }
     try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-    let predictor = try PromptFreePredictor(checkpoint: checkpoint, baseCheckpoint: baseCheckpoint ?? Paths.liteMedSAMWeights)
+    let predictor = try PromptFreePredictor(checkpoint: checkpoint, baseCheckpoint: baseCheckpoint ?? Paths.liteMedSAMWeights, device: device)
     let binary = predictor.metadata.config.model.numClasses == 1
     let start = Date()
     for file in files {

@@ -30,6 +30,7 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Override the configuration's epochs.") var epochs: Int?
   @Option(help: "Stop after this many optimiser steps (for benchmarks).") var maxSteps: Int?
   @Option(help: "Base weights: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h backbone.") var baseCheckpoint: String?
+  @OptionGroup var deviceOptions: DeviceOptions
 
   func validate() throws {
     guard !datasets.isEmpty else { throw ValidationError("give at least one --data") }
@@ -81,6 +82,7 @@ struct TrainCommand: ParsableCommand {
     options.validationFraction = valFraction
     options.resume = resume
     options.maxSteps = maxSteps
+    options.device = try deviceOptions.resolve()
     let summary = try Trainer(config: settings, options: options).run()
     print(String(format: "trained %d steps (%d epochs) in %.0f s (prefix cache %.0f s); %.2f images/s; best validation Dice@0.5 %.4f",
                  summary.steps, summary.epochs, summary.seconds, summary.cacheSeconds, summary.imagesPerSecond,
