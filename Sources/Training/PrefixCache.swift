@@ -90,8 +90,7 @@ final class PrefixCache {
     return CachedExample(tokens: tokens, features: features, mask: mask)
   }
 
-  /// A batch of examples (one variant per sample) as float32 prefixes and int64 masks.
-  /// The picked examples stacked as float32 prefixes and int64 masks on `device`.
+  /// A batch of examples (one variant per sample) as float32 prefixes and int64 masks on `device`.
   func batch(_ picks: [(sample: Int, variant: Int)], on device: Device = .cpu) throws -> (prefix: EncoderPrefix, masks: Tensor) {
     let chosen = picks.map { examples[$0.sample][$0.variant] }
     let tokens = try Tensor.stack(chosen.map(\.tokens)).to(device).to(.float32)
