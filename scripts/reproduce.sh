@@ -5,7 +5,7 @@
 # time taken and the seed. Every step is skipped when its output exists, so an interrupted run continues.
 #
 #   bash scripts/reproduce.sh [--config FILE] [--epochs N] [--hsp-checkpoint FILE] [--ablations] [--ablation-epochs N]
-#                             [--kvasir-all] [--ship]
+#                             [--kvasir-all] [--ship] [--table-only]
 #
 # Methods (../shared/notes/hsp-sam.md section 4): hsp (T=4), the trained baselines decoder-only, positional and
 # hsp-single (each with the hsp configuration, model section replaced), and the untrained box-oracle and no-prompt.
@@ -18,11 +18,13 @@
 #   --ablations          also train T in {1, 2, 4, 8, 16} with a short schedule (--ablation-epochs, default 2)
 #   --kvasir-all         also evaluate on all 1,000 Kvasir-SEG images (about 20 minutes per model on 2 cores)
 #   --ship               export the hsp run's best checkpoint as float16 to models/hsp-clinicdb.safetensors
+#   --table-only         train and evaluate nothing: write the table from the rows already made (a run still
+#                        under way, or one interrupted, shows what it has)
 # Environment: HSPSAM_DATA (default ../shared/data), HSPSAM_RUNS (default runs/reproduce), SEED (default 1234).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-config_file="" epochs="" hsp_checkpoint="" ablations=0 ablation_epochs=2 kvasir_all=0 ship=0
+config_file="" epochs="" hsp_checkpoint="" ablations=0 ablation_epochs=2 kvasir_all=0 ship=0 table_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) config_file=$2; shift 2 ;;
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
     --ablation-epochs) ablation_epochs=$2; shift 2 ;;
     --kvasir-all) kvasir_all=1; shift ;;
     --ship) ship=1; shift ;;
+    --table-only) table_only=1; shift ;;
     *) echo "reproduce.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -45,11 +48,12 @@ for f in "$clinic/train.txt" "$clinic/test.txt" "$kvasir/test.txt"; do
   [ -f "$f" ] || { echo "reproduce.sh: $f is missing (set HSPSAM_DATA)" >&2; exit 1; }
 done
 
+mkdir -p "$runs/rows"
+started=$(date +%s)
+if [ $table_only = 0 ]; then
 bash scripts/setup.sh
 swift build -c release --product hspsam
 bin=.build/release/hspsam
-mkdir -p "$runs/rows"
-started=$(date +%s)
 
 # train NAME [ARGS...]: one run folder per name (the hsp configuration, then ARGS), resumed when interrupted,
 # skipped when finished.
@@ -103,12 +107,15 @@ if [ $ablations = 1 ]; then
     train "hsp-T$t" "${ablation_args[@]}"
     evaluate "40_T${t}_CVC-ClinicDB" "hsp T=$t ($ablation_epochs epochs)" --checkpoint "$runs/hsp-T$t" \
       --data "CVC-ClinicDB test=$clinic" --split test.txt
+    evaluate "41_T${t}_Kvasir-SEG" "hsp T=$t ($ablation_epochs epochs)" --checkpoint "$runs/hsp-T$t" \
+      --data "Kvasir-SEG test=$kvasir" --split test.txt
   done
 fi
 if [ $ship = 1 ]; then
   mkdir -p models
   [ -f models/hsp-clinicdb.safetensors ] || "$bin" export --checkpoint "$runs/hsp" --output models/hsp-clinicdb.safetensors
 fi
+fi  # table_only
 
 # The table, with where and how it was made.
 minutes=$(( ($(date +%s) - started) / 60 ))
@@ -118,6 +125,7 @@ table=$runs/results.md
   flags="${config_file:+ --config $config_file}${epochs:+ --epochs $epochs}${hsp_checkpoint:+ --hsp-checkpoint $hsp_checkpoint}"
   [ $ablations = 1 ] && flags="$flags --ablations --ablation-epochs $ablation_epochs"
   [ $kvasir_all = 1 ] && flags="$flags --kvasir-all"
+  [ $table_only = 1 ] && flags="$flags --table-only"
   # Training time and length of every run folder (the prefix cache included; a shared cache is paid by the first).
   runs_text=""
   for log in "$runs"/*/log.jsonl; do
@@ -125,18 +133,23 @@ table=$runs/results.md
     run_name=$(basename "$(dirname "$log")")
     run_seconds=$(tail -1 "$log" | sed -n 's/.*"seconds":\([0-9]*\).*/\1/p')
     run_epochs=$(tail -1 "$log" | sed -n 's/.*"epoch":\([0-9]*\).*/\1/p')
+    [ -n "$run_epochs" ] || continue  # started, no epoch finished yet
     runs_text="$runs_text${runs_text:+, }$run_name $run_epochs epochs in $(( ${run_seconds:-0} / 60 )) min"
   done
   echo "Made by \`bash scripts/reproduce.sh$flags\` on $(date -u +%Y-%m-%d): $cpu,"
   echo "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, seed $seed. Trained on CVC-ClinicDB train.txt minus a seeded 10 %"
   echo "validation split, best checkpoint by validation Dice@0.5: ${runs_text:-no run folder}."
   [ -n "$hsp_checkpoint" ] && echo "hsp rows: $hsp_checkpoint, trained by an earlier invocation (not retrained in this one)."
-  echo "This invocation took $minutes min (steps whose outputs existed were skipped). Dice@0.5/IoU@0.5:"
+  if [ $table_only = 1 ]; then
+    echo "Table written from the rows present (--table-only): runs not listed have not finished. Dice@0.5/IoU@0.5:"
+  else
+    echo "This invocation took $minutes min (steps whose outputs existed were skipped). Dice@0.5/IoU@0.5:"
+  fi
   echo "probability > 0.5 per image; mDice/mIoU: PraNet toolbox (mean over 256 thresholds). Kvasir-SEG is never trained on."
   echo
   echo '| method | dataset | n | Dice@0.5 | IoU@0.5 | mDice | mIoU | Smeasure | wFmeasure | meanEmeasure | MAE |'
   echo '|---|---|---|---|---|---|---|---|---|---|---|'
-  cat "$runs"/rows/*
+  for row in $(ls "$runs/rows" | sort -V); do cat "$runs/rows/$row"; done  # T1, T2, ..., T16 in order
 } > "$table"
 cat "$table"
 
