@@ -21,6 +21,8 @@ public final class AdamW: Optimizer {
   public var learningRate: Double
   public let beta1: Double, beta2: Double, eps: Double, weightDecay: Double
   public let parameters: [(name: String, tensor: Tensor)]
+  /// Parameters trained without weight decay (PyTorch: a parameter group with `weight_decay = 0`).
+  public var decayExempt: Set<String> = []
   private var expAvg: [Tensor?]
   private var expAvgSq: [Tensor?]
   private var steps: [Int]
@@ -39,7 +41,7 @@ public final class AdamW: Optimizer {
 
   public func step() throws {
     try Torch.withNoGrad {
-      for (index, (_, param)) in parameters.enumerated() {
+      for (index, (name, param)) in parameters.enumerated() {
         guard let grad = try param.grad else { continue }
         if expAvg[index] == nil {
           expAvg[index] = try Tensor.zeros(param.shape, dtype: param.dtype, device: param.device)
@@ -49,7 +51,7 @@ public final class AdamW: Optimizer {
         steps[index] += 1
         let t = Double(steps[index])
         // Same operations, in the same order, as torch/optim/adam.py `_single_tensor_adam` (decoupled decay).
-        try param.mulInPlace(1 - learningRate * weightDecay)
+        if !decayExempt.contains(name) { try param.mulInPlace(1 - learningRate * weightDecay) }
         try m.lerpInPlace(grad, weight: 1 - beta1)
         try v.mulInPlace(beta2)
         try v.addcmulInPlace(grad, grad, value: 1 - beta2)

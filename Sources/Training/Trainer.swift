@@ -159,6 +159,7 @@ public final class Trainer {
     let schedule = WarmupPolynomialSchedule(baseLearningRate: config.learningRate, warmupSteps: warmup,
                                             totalSteps: totalSteps, power: config.lrPower)
     let optimizer = AdamW(model.trainableParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay)
+    optimizer.decayExempt = config.weightDecayExempt(optimizer.parameters)
     var step = 0, firstEpoch = 0, bestDice = -1.0
     if let state = resumeState {
       try RunCheckpoint.restore(state.model, into: model, source: lastPath)

@@ -1,6 +1,7 @@
 import Data
 import Foundation
 import Models
+import Tensor
 
 /// Everything a training run depends on, saved as `config.json` in the run folder. Defaults are the note's
 /// LiteMedSAM-on-CPU column (hsp-sam.md 3.12). Unknown keys are rejected so a typo never silently trains the default.
@@ -26,6 +27,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// Warm-up iterations; nil means min(250, 5% of all iterations).
   public var warmupIters: Int?
   public var weightDecay = 0.1
+  /// Weight decay on every trained tensor ([code], true), or not on the abstract prompts and 1-D tensors (norm
+  /// scales and shifts, biases) when false (note 3.11).
+  public var decayNormsAndPrompts = true
   public var diceWeight = 0.8
   /// Weight of the level decoders' deep supervision (0 is the [code] setting).
   public var lambdaAux = 0.5
@@ -42,8 +46,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   public init() {}
 
   enum CodingKeys: String, CodingKey, CaseIterable {
-    case model, inputSize, normalization, resize, batchSize, epochs, learningRate, lrPower, warmupIters, weightDecay, diceWeight,
-         lambdaAux, gradientClip, validateEvery, seed, augmentation, cachedVariants
+    case model, inputSize, normalization, resize, batchSize, epochs, learningRate, lrPower, warmupIters, weightDecay,
+         decayNormsAndPrompts, diceWeight, lambdaAux, gradientClip, validateEvery, seed, augmentation, cachedVariants
   }
 
   /// Missing keys take their defaults: checkpoints written before a key existed still load.
@@ -64,6 +68,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     lrPower = try c.decode(.lrPower, default: d.lrPower)
     warmupIters = try c.decodeIfPresent(Int.self, forKey: .warmupIters)
     weightDecay = try c.decode(.weightDecay, default: d.weightDecay)
+    decayNormsAndPrompts = try c.decode(.decayNormsAndPrompts, default: d.decayNormsAndPrompts)
     diceWeight = try c.decode(.diceWeight, default: d.diceWeight)
     lambdaAux = try c.decode(.lambdaAux, default: d.lambdaAux)
     gradientClip = try c.decode(.gradientClip, default: d.gradientClip)
@@ -136,6 +141,13 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     try check(gradientClip > 0, "gradientClip must be > 0")
     try check(validateEvery >= 1, "validateEvery must be >= 1")
     try check((1...64).contains(cachedVariants), "cachedVariants must be 1...64")
+  }
+
+  /// The trained tensors that get no weight decay: none by default; with `decayNormsAndPrompts` false, the
+  /// abstract prompts and every 1-D tensor.
+  public func weightDecayExempt(_ trained: [(name: String, tensor: Tensor)]) -> Set<String> {
+    guard !decayNormsAndPrompts else { return [] }
+    return Set(trained.filter { $0.name.hasPrefix("abstract_prompts.") || $0.tensor.rank <= 1 }.map(\.name))
   }
 
   /// The input normalisation `normalization` names for this backbone.

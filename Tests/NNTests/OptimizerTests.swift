@@ -65,6 +65,18 @@ final class OptimizerTests: XCTestCase {
     assertAllClose(p3, p1, atol: 0, "resumed optimiser reproduces the uninterrupted run exactly")
   }
 
+  /// A decay-exempt parameter follows AdamW with weight_decay 0 exactly (torch's per-group setting); the others
+  /// still decay. With zero gradients the only change is the decay: p * (1 - lr * wd).
+  func testDecayExemptParametersAreNotDecayed() throws {
+    let kept = try Tensor.ones([3]).requiresGrad(true), decayed = try Tensor.ones([3]).requiresGrad(true)
+    let optimizer = AdamW([("kept", kept), ("decayed", decayed)], learningRate: 0.1, weightDecay: 0.5)
+    optimizer.decayExempt = ["kept"]
+    try (kept * 0 + decayed * 0).sum().backward()
+    try optimizer.step()
+    XCTAssertEqual(try kept.floats(), [1, 1, 1])
+    XCTAssertEqual(try decayed.floats(), [0.95, 0.95, 0.95])
+  }
+
   func testSchedules() {
     let poly = WarmupPolynomialSchedule(baseLearningRate: 1e-3, warmupSteps: 10, totalSteps: 110, power: 0.9)
     XCTAssertEqual(poly.learningRate(atStep: 0), 1e-4, accuracy: 1e-12)

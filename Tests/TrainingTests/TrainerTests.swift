@@ -116,6 +116,13 @@ final class TrainerTests: XCTestCase {
     XCTAssertEqual([code.model.neckInit, code.model.levelDecoderInit, code.model.fusionInit], ["random", "random", "random"])
     XCTAssertEqual([code.lambdaAux, code.lrPower, code.learningRate], [0, 7, 8e-4])
     XCTAssertEqual(code.resize, .square)
+    // decayNormsAndPrompts false: the prompts and 1-D tensors (norms, biases) are exempt from weight decay.
+    var noDecay = try TrainingConfig.decode(Data(#"{"decayNormsAndPrompts": false}"#.utf8), source: "c.json")
+    let trained: [(name: String, tensor: Tensor)] = [("abstract_prompts.1", try Tensor.zeros([4, 160])),
+      ("level_necks.1.1.weight", try Tensor.zeros([256])), ("level_necks.1.0.weight", try Tensor.zeros([256, 320, 1, 1]))]
+    XCTAssertEqual(noDecay.weightDecayExempt(trained), ["abstract_prompts.1", "level_necks.1.1.weight"])
+    noDecay.decayNormsAndPrompts = true
+    XCTAssertEqual(noDecay.weightDecayExempt(trained), [], "the default decays every trained tensor ([code])")
     let vit = try TrainingConfig.decode(Data(#"{"inputSize": 512, "model": {"backbone": "vit_b", "promptedLevels": [1, 2, 3, 4]}}"#.utf8), source: "c.json")
     XCTAssertEqual(vit.inputNormalization, .imagenet, "normalization backbone: SAM's ImageNet mean/std")
     // A checkpoint's configuration written before `normalization` existed still decodes (defaults fill it).
