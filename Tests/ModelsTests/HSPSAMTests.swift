@@ -1,5 +1,5 @@
 import Foundation
-import Models
+@testable import Models
 import NN
 import Tensor
 import TestSupport
@@ -39,6 +39,38 @@ final class HSPSAMTests: XCTestCase {
     let out = try Torch.withNoGrad { try model(Tensor.rand([1, 3, 256, 256])) }
     XCTAssertEqual(out.logits.shape, [1, 2, 256, 256])
     XCTAssertEqual(out.levelLogits.map(\.shape), [[1, 2, 256, 256], [1, 2, 256, 256]])
+  }
+
+  /// promptBlocks all-of-stage: every block of a prompted level gets its prompts, so the cacheable prefix ends
+  /// where the first prompted stage starts; with the same weights the prompted levels' features change and the
+  /// level before them does not.
+  func testPromptBlocksAllOfStage() throws {
+    let last = try makeModel()
+    let all = try makeModel { $0.promptBlocks = "all-of-stage" }
+    XCTAssertEqual(all.promptOfBlock.keys.sorted(), Array(2...9), "stage 2 (flat 2-7) and stage 3 (8-9)")
+    XCTAssertEqual(last.promptOfBlock.keys.sorted(), [7, 9])
+    XCTAssertEqual(all.adaptedStart, 2)
+    let state = Dictionary(uniqueKeysWithValues: last.stateDict().map { ($0.name, $0.tensor) })
+    let keys = Set(all.stateDict().map(\.name))
+    try all.load(stateDict: state.filter { keys.contains($0.key) }, strict: false, source: "last-of-stage")
+    let x = try Tensor.rand([1, 3, 256, 256])
+    try Torch.withNoGrad {
+      let a = try all.encodeLevels(from: all.encodePrefix(x)), b = try last.encodeLevels(from: last.encodePrefix(x))
+      assertAllClose(a[0], b[0], atol: 1e-5, "level 1 is before every prompt")
+      XCTAssertGreaterThan(try (a[1] - b[1]).abs().max().item(), 1e-3, "stage 2's first blocks now see the prompts")
+    }
+  }
+
+  /// levelDecoderDepth 1 with pretrained init: one layer, SAM's first layer and final attention copied.
+  func testPretrainedDepthOneLevelDecoders() throws {
+    let model = try makeModel { $0.levelDecoderDepth = 1 }
+    let state = Dictionary(uniqueKeysWithValues: model.stateDict().map { ($0.name, $0.tensor) })
+    XCTAssertNil(state["level_decoders.0.transformer.layers.1.norm4.weight"])
+    for key in ["layers.0.cross_attn_token_to_image.q_proj.weight", "final_attn_token_to_image.v_proj.weight"] {
+      let copied = try XCTUnwrap(state["level_decoders.1.transformer." + key]), pretrained = try XCTUnwrap(state["mask_decoder.transformer." + key])
+      XCTAssertEqual(try copied.bytes(), try pretrained.bytes(), key)
+    }
+    XCTAssertEqual(try makeModel { $0.levelDecoderInit = "random" }.config.levelDecoderLayers, 1, "random: [code] depth 1")
   }
 
   func testWithoutPromptsAndZeroLoRAItIsTheFrozenBackbone() throws {
@@ -89,6 +121,12 @@ final class HSPSAMTests: XCTestCase {
     config.backbone = .vitB
     config.promptedLevels = [4]
     XCTAssertNoThrow(try config.validate(), "SAM ViT has four levels")
+    config.levelDecoderDepth = 3
+    XCTAssertThrowsError(try config.validate()) { XCTAssertTrue($0.localizedDescription.contains("levelDecoderDepth must be 1 or 2")) }
+    config.levelDecoderDepth = nil
+    config.promptBlocks = "every"
+    XCTAssertThrowsError(try config.validate()) { XCTAssertTrue($0.localizedDescription.contains("promptBlocks must be")) }
+    config.promptBlocks = "all-of-stage"
     config.fusionUpscale = "x16"
     XCTAssertThrowsError(try config.validate()) { XCTAssertTrue($0.localizedDescription.contains("fusionUpscale must be learned or x4+bilinear")) }
   }

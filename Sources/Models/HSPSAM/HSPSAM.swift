@@ -55,6 +55,8 @@ public final class HSPSAM: Module {
   public let adaptedStart: Int
   /// The level (1-based) each level-ending block ends: looked up on every block of every step.
   let levelOfBlock: [Int: Int]
+  /// Block -> index into `abstractPrompts` of the prompts it receives (`promptedLevels`, `promptBlocks`).
+  let promptOfBlock: [Int: Int]
 
   public var outputs: Int { config.numClasses + 1 }
   var architecture: HSPSAMConfig.Architecture { config.architecture }
@@ -82,8 +84,7 @@ public final class HSPSAM: Module {
     levelNecks = try promptLevels.map { try makeSAMNeck(inChannels: encoder.levelWidths[$0 - 1]) }
     promptProjections = try promptLevels.map { try PromptProjection(promptWidth: encoder.promptWidths[$0 - 1], tokens: t) }
     let levelCount = promptLevels.count
-    let pretrainedDecoders = config.levelDecoderInit == "pretrained"
-    levelDecoders = hierarchical ? try (0..<(levelCount - 1)).map { _ in try LevelDecoder(outputs: k1, depth: pretrainedDecoders ? 2 : 1) } : []
+    levelDecoders = hierarchical ? try (0..<(levelCount - 1)).map { _ in try LevelDecoder(outputs: k1, depth: config.levelDecoderLayers) } : []
     maskDownscalers = hierarchical ? try (0..<(levelCount - 1)).map { _ in try makeMaskDownscaler(outputs: k1) } : []
     // Learned: as many 2x2/2 stages as take the grid to the input (2 for LiteMedSAM, 4 for SAM ViT).
     let fusionStages = config.fusionUpscale == "learned" ? (encoder.imageSize / encoder.gridSize).trailingZeroBitCount : 2
@@ -91,8 +92,17 @@ public final class HSPSAM: Module {
     decoder = [.singleLevel, .decoderOnly].contains(config.architecture) ? try LevelDecoder(outputs: k1, depth: 2) : nil
     pixelClassifier = config.architecture == .positional ? try Conv2d(256, config.numClasses, kernelSize: 1) : nil
 
-    // Adapters inside the encoder: prompts at the block that ends each prompted level, LoRA per `loraBlocks`.
-    let prompted = Set(config.promptedLevels.map { encoder.levelBlocks[$0 - 1] })
+    // Adapters inside the encoder: prompts at the block that ends each prompted level (or at all its blocks),
+    // LoRA per `loraBlocks`.
+    let promptIndex = Dictionary(uniqueKeysWithValues: promptLevels.enumerated().map { ($1, $0) })
+    var promptOfBlock: [Int: Int] = [:]
+    for level in config.promptedLevels {
+      let end = encoder.levelBlocks[level - 1]
+      let start = config.promptBlocks == "all-of-stage" ? (level > 1 ? encoder.levelBlocks[level - 2] + 1 : 0) : end
+      for block in start...end { promptOfBlock[block] = promptIndex[level] }
+    }
+    self.promptOfBlock = promptOfBlock
+    let prompted = Set(promptOfBlock.keys)
     let order = Array(0..<encoder.blockCount)
     var loraPositions: [Int] = []
     switch config.loraBlocks {
@@ -147,7 +157,7 @@ public final class HSPSAM: Module {
     let decoder = base.maskDecoder
     if config.levelDecoderInit == "pretrained" {
       for level in levelDecoders {
-        try copyState(from: decoder.transformer, to: level.transformer)
+        try copyMatchingState(from: decoder.transformer, to: level.transformer)  // depth 1: the first layer
         try level.head.copyPretrained(from: decoder)
       }
     }
@@ -156,15 +166,7 @@ public final class HSPSAM: Module {
       try single.head.copyPretrained(from: decoder)
     }
     if let fusionDecoder, config.fusionInit == "pretrained" {
-      let pretrained = Dictionary(uniqueKeysWithValues: decoder.transformer.stateDict().map { ($0.name, $0.tensor) })
-      for block in fusionDecoder.blocks {
-        try Torch.withNoGrad {
-          for (name, tensor) in block.stateDict() {
-            guard let value = pretrained[name] else { continue }
-            try tensor.copyFrom(value)
-          }
-        }
-      }
+      for block in fusionDecoder.blocks { try copyMatchingState(from: decoder.transformer, to: block) }
       try fusionDecoder.head.copyPretrained(from: decoder)
     }
   }
@@ -203,13 +205,9 @@ public final class HSPSAM: Module {
     var x = prefix.tokens
     var features = prefix.features
     if adaptedStart > 0, let l = level(endingAt: adaptedStart - 1), features[l] == nil { features[l] = x }
-    let promptIndex = Dictionary(uniqueKeysWithValues: config.promptLevels.enumerated().map { ($1, $0) })
-    let promptedLevels = Set(config.promptedLevels)
     for index in adaptedStart..<encoder.blockCount {
-      let l = level(endingAt: index)
-      let prompts = l.flatMap { promptedLevels.contains($0) ? promptIndex[$0].map { abstractPrompts[$0] } : nil }
-      x = try encoder.block(index, x, prompts: prompts)
-      if let l { features[l] = x }
+      x = try encoder.block(index, x, prompts: promptOfBlock[index].map { abstractPrompts[$0] })
+      if let l = level(endingAt: index) { features[l] = x }
     }
     return try config.decodedLevels.map { l in
       guard let tokens = features[l] else { throw HSPSAMConfigError(message: "level \(l) feature missing") }

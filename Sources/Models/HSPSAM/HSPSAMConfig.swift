@@ -23,6 +23,10 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
   /// LiteMedSAM encoder (note 3.14); every level still gets its neck, its decoder tokens and (but the deepest) its
   /// level decoder. For SAM ViT the paper's code prompts every level: [1, 2, 3, 4] (and `loraRank` 32).
   public var promptedLevels = [2, 3]
+  /// Which blocks of a prompted level get its prompts: "last-of-stage" (default: the block that ends the level,
+  /// SAM ViT's global block [code]) or "all-of-stage" (every block of the level, sharing its P_l; the cacheable
+  /// prefix then ends where the first prompted level starts) (note 3.4).
+  public var promptBlocks = "last-of-stage"
   /// LoRA rank r on q and v [choice 8 for LiteMedSAM].
   public var loraRank = 8
   /// Which attention blocks get LoRA: "from-first-prompt" (every block from the first prompted one on: the
@@ -30,8 +34,13 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
   public var loraBlocks = "from-first-prompt"
   /// "pretrained": copy SAM's neck where the width matches, Kaiming for the first 1x1 conv elsewhere; "random".
   public var neckInit = "pretrained"
-  /// Level decoders: a copy of the pretrained mask decoder (depth 2) [choice] or random depth-1 ([code]).
+  /// Level decoders: a copy of the pretrained mask decoder [choice] or random ([code]).
   public var levelDecoderInit = "pretrained"
+  /// Two-way transformer layers of each level decoder: nil follows the init (2 for pretrained, the whole SAM
+  /// decoder; 1 for random, [code]). A pretrained depth-1 decoder copies SAM's first layer and final attention.
+  public var levelDecoderDepth: Int?
+  /// The number of layers `levelDecoderDepth` resolves to.
+  public var levelDecoderLayers: Int { levelDecoderDepth ?? (levelDecoderInit == "pretrained" ? 2 : 1) }
   public var fusionInit = "pretrained"
   /// Append the deepest level's projected prompts to the fusion decoder's tokens ([code]: false).
   public var fusionUsesPrompts = false
@@ -54,8 +63,8 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
   public var promptLevels: [Int] { [.hierarchical, .singleLevel].contains(architecture) ? decodedLevels : [] }
 
   public enum CodingKeys: String, CodingKey, CaseIterable {
-    case architecture, backbone, numClasses, promptsPerLevel, promptedLevels, loraRank, loraBlocks, neckInit,
-         levelDecoderInit, fusionInit, fusionUsesPrompts, fusionUpscale
+    case architecture, backbone, numClasses, promptsPerLevel, promptedLevels, promptBlocks, loraRank, loraBlocks, neckInit,
+         levelDecoderInit, levelDecoderDepth, fusionInit, fusionUsesPrompts, fusionUpscale
   }
 
   /// Missing keys take their defaults (checkpoints written before a key existed still load).
@@ -67,10 +76,12 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
     numClasses = try c.decode(.numClasses, default: d.numClasses)
     promptsPerLevel = try c.decode(.promptsPerLevel, default: d.promptsPerLevel)
     promptedLevels = try c.decode(.promptedLevels, default: d.promptedLevels)
+    promptBlocks = try c.decode(.promptBlocks, default: d.promptBlocks)
     loraRank = try c.decode(.loraRank, default: d.loraRank)
     loraBlocks = try c.decode(.loraBlocks, default: d.loraBlocks)
     neckInit = try c.decode(.neckInit, default: d.neckInit)
     levelDecoderInit = try c.decode(.levelDecoderInit, default: d.levelDecoderInit)
+    levelDecoderDepth = try c.decodeIfPresent(Int.self, forKey: .levelDecoderDepth)
     fusionInit = try c.decode(.fusionInit, default: d.fusionInit)
     fusionUsesPrompts = try c.decode(.fusionUsesPrompts, default: d.fusionUsesPrompts)
     fusionUpscale = try c.decode(.fusionUpscale, default: d.fusionUpscale)
@@ -97,6 +108,12 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
         throw fail("\(architecture.rawValue) adapts no encoder block: set promptedLevels [] and loraBlocks \"none\"")
       }
       guard architecture == .decoderOnly || numClasses == 1 else { throw fail("positional supports numClasses 1 only, got \(numClasses)") }
+    }
+    guard ["last-of-stage", "all-of-stage"].contains(promptBlocks) else {
+      throw fail("promptBlocks must be last-of-stage or all-of-stage, got \(promptBlocks)")
+    }
+    guard (1...2).contains(levelDecoderLayers) else {
+      throw fail("levelDecoderDepth must be 1 or 2 (SAM's decoder has two layers), got \(levelDecoderLayers)")
     }
     guard (1...320).contains(loraRank) else { throw fail("loraRank must be 1...320, got \(loraRank)") }
     guard ["from-first-prompt", "all", "prompted-only", "none"].contains(loraBlocks) else {

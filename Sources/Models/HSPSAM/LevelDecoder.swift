@@ -95,6 +95,15 @@ func copyState(from source: Module, to target: Module) throws {
   }
 }
 
+/// Copies every state tensor of `target` that `source` has under the same key (a shallower transformer takes the
+/// first layers and the final attention of a deeper one).
+func copyMatchingState(from source: Module, to target: Module) throws {
+  let values = Dictionary(uniqueKeysWithValues: source.stateDict().map { ($0.name, $0.tensor) })
+  try Torch.withNoGrad {
+    for (name, tensor) in target.stateDict() { if let value = values[name] { try tensor.copyFrom(value) } }
+  }
+}
+
 /// A level decoder (note 3.7): tokens [M_l, S_l], image E_l + no-mask embedding, SAM's dense positional encoding.
 public final class LevelDecoder: Module {
   let transformer: TwoWayTransformer
