@@ -5,7 +5,6 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <caffe2/serialize/inline_container.h>
 #include <torch/headeronly/version.h>
@@ -120,9 +119,6 @@ int hst_load_cuda(const char *path) {
       throw std::runtime_error(reason ? reason : "dlopen failed");
     }
   })
-}
-int hst_cuda_is_built(void) {
-  try { return at::detail::getCUDAHooks().isBuilt() ? 1 : 0; } catch (...) { return 0; }
 }
 int hst_set_grad_enabled(int enabled) {
   bool previous = c10::GradMode::is_enabled();

@@ -88,6 +88,4 @@ public enum Device: Equatable, Sendable, CustomStringConvertible {
   public static var isCUDAAvailable: Bool { hst_cuda_is_available() != 0 }
   /// CUDA devices libtorch sees (0 without the CUDA backend or a GPU).
   public static var cudaDeviceCount: Int { Int(hst_cuda_device_count()) }
-  /// Whether libtorch's CUDA backend is loaded (even with no GPU visible).
-  public static var isCUDABuilt: Bool { hst_cuda_is_built() != 0 }
 }

@@ -32,8 +32,6 @@ int hst_cuda_is_available(void);
 int64_t hst_cuda_device_count(void);
 /// Loads libtorch's CUDA backend (`path`: libtorch_cuda.so) so CUDA tensors work; 0 on success.
 int hst_load_cuda(const char *path);
-/// Whether a CUDA backend is loaded (it may still see no device).
-int hst_cuda_is_built(void);
 /// Enables or disables gradient recording on this thread; returns the previous state.
 int hst_set_grad_enabled(int enabled);
 int hst_is_grad_enabled(void);
