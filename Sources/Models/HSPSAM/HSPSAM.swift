@@ -157,7 +157,7 @@ public final class HSPSAM: Module {
     let decoder = base.maskDecoder
     if config.levelDecoderInit == "pretrained" {
       for level in levelDecoders {
-        try copyMatchingState(from: decoder.transformer, to: level.transformer)  // depth 1: the first layer
+        try copyState(from: decoder.transformer, to: level.transformer, skipMissing: true)  // depth 1: the first layer
         try level.head.copyPretrained(from: decoder)
       }
     }
@@ -166,7 +166,7 @@ public final class HSPSAM: Module {
       try single.head.copyPretrained(from: decoder)
     }
     if let fusionDecoder, config.fusionInit == "pretrained" {
-      for block in fusionDecoder.blocks { try copyMatchingState(from: decoder.transformer, to: block) }
+      for block in fusionDecoder.blocks { try copyState(from: decoder.transformer, to: block, skipMissing: true) }
       try fusionDecoder.head.copyPretrained(from: decoder)
     }
   }

@@ -84,23 +84,19 @@ public final class MaskHead: Module {
   }
 }
 
-/// Copies every state tensor of `source` into `target` (same structure).
-func copyState(from source: Module, to target: Module) throws {
+/// Copies every state tensor of `target` from `source`'s tensor of the same key. A key `source` lacks is an error,
+/// or with `skipMissing` left as it is (a shallower transformer takes the first layers and the final attention of
+/// a deeper one).
+func copyState(from source: Module, to target: Module, skipMissing: Bool = false) throws {
   let values = Dictionary(uniqueKeysWithValues: source.stateDict().map { ($0.name, $0.tensor) })
   try Torch.withNoGrad {
     for (name, tensor) in target.stateDict() {
-      guard let value = values[name] else { throw TorchError.invalidArgument("copyState: \(name) missing in source") }
+      guard let value = values[name] else {
+        if skipMissing { continue }
+        throw TorchError.invalidArgument("copyState: \(name) missing in source")
+      }
       try tensor.copyFrom(value)
     }
-  }
-}
-
-/// Copies every state tensor of `target` that `source` has under the same key (a shallower transformer takes the
-/// first layers and the final attention of a deeper one).
-func copyMatchingState(from source: Module, to target: Module) throws {
-  let values = Dictionary(uniqueKeysWithValues: source.stateDict().map { ($0.name, $0.tensor) })
-  try Torch.withNoGrad {
-    for (name, tensor) in target.stateDict() { if let value = values[name] { try tensor.copyFrom(value) } }
   }
 }
 
