@@ -84,8 +84,8 @@ public final class AdamW: Optimizer {
       guard m.shape == param.shape, v.shape == param.shape else {
         throw TorchError.invalidArgument("optimizer state for \(name) has shape \(m.shape), parameter \(param.shape)")
       }
-      expAvg[index] = try m.to(param.dtype).to(param.device).clone()
-      expAvgSq[index] = try v.to(param.dtype).to(param.device).clone()
+      expAvg[index] = try m.to(param.dtype, param.device).clone()
+      expAvgSq[index] = try v.to(param.dtype, param.device).clone()
       steps[index] = Int(try s.item())
     }
   }

@@ -159,13 +159,12 @@ public final class Tensor {
 
   // MARK: - Conversion
 
-  public func to(_ dtype: DType) throws -> Tensor {
+  public func to(_ dtype: DType) throws -> Tensor { try to(dtype, device) }
+  public func to(_ device: Device) throws -> Tensor { try to(dtype, device) }
+  /// Both at once: one copy where `.to(dtype).to(device)` would make two.
+  public func to(_ dtype: DType, _ device: Device) throws -> Tensor {
     let (type, index) = device.code
     return try makeTensor { hst_to(handle, dtype.rawValue, type, index, $0) }
-  }
-  public func to(_ device: Device) throws -> Tensor {
-    let (type, index) = device.code
-    return try makeTensor { hst_to(handle, self.dtype.rawValue, type, index, $0) }
   }
   /// Moves this tensor itself to `device` (a new leaf keeping `requiresGrad`): every holder of this object sees
   /// the move. For parameters and buffers (`Module.to`); views made before the move stay where they were.

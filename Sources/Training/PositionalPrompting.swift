@@ -49,9 +49,9 @@ public enum PositionalPrompting {
       let embedding = try model.frozenEmbedding(features[features.count - 1])
       let probabilities = try classifier(embedding).sigmoid()
       let (grid, size) = (embedding.size(2), images.size(2))
+      let device = images.device
       let perImage = try (0..<images.size(0)).map { i -> Tensor in
         let found = prompts(probabilities: try probabilities[i].floats(), grid: grid, scale: size / grid)
-        let device = images.device
         guard !found.isEmpty else { return try Tensor.full([1, 1, size, size], emptyLogit, device: device) }
         let n = found.count
         let boxes = try Tensor(found.flatMap(\.box).map(Float.init), shape: [n, 4]).to(device)

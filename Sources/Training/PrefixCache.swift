@@ -55,8 +55,9 @@ final class PrefixCache {
         let batch = try result.get()
         let prefix = try model.encodePrefix(batch.images.to(model.device))
         for i in 0..<batch.samples.count {
-          // Kept in host memory as float16 whatever the model's device.
-          func stored(_ x: Tensor) throws -> Tensor { try x.select(dim: 0, index: i).to(.float16).to(.cpu).clone() }
+          // Kept in host memory as float16 whatever the model's device; the encoder's output is float32, so the
+          // conversion copies the one example out of the batch (no clone needed).
+          func stored(_ x: Tensor) throws -> Tensor { try x.select(dim: 0, index: i).to(.float16, .cpu) }
           let features = try prefix.features.mapValues(stored)
           let example = CachedExample(tokens: try stored(prefix.tokens),
                                       features: features, mask: try batch.masks[i].to(.uint8))
@@ -93,6 +94,7 @@ final class PrefixCache {
   /// A batch of examples (one variant per sample) as float32 prefixes and int64 masks on `device`.
   func batch(_ picks: [(sample: Int, variant: Int)], on device: Device = .cpu) throws -> (prefix: EncoderPrefix, masks: Tensor) {
     let chosen = picks.map { examples[$0.sample][$0.variant] }
+    // Moved as float16 (half the bytes to a GPU), widened to float32 where the model runs.
     let tokens = try Tensor.stack(chosen.map(\.tokens)).to(device).to(.float32)
     var features: [Int: Tensor] = [:]
     for key in chosen[0].features.keys { features[key] = try Tensor.stack(chosen.map { $0.features[key]! }).to(device).to(.float32) }
