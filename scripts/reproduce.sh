@@ -50,72 +50,72 @@ done
 
 mkdir -p "$runs/rows"
 started=$(date +%s)
-if [ $table_only = 0 ]; then
-bash scripts/setup.sh
-swift build -c release --product hspsam
-bin=.build/release/hspsam
+if [ $table_only = 0 ]; then  # everything up to the table: training and evaluation
+  bash scripts/setup.sh
+  swift build -c release --product hspsam
+  bin=.build/release/hspsam
 
-# train NAME [ARGS...]: one run folder per name (the hsp configuration, then ARGS), resumed when interrupted,
-# skipped when finished.
-train() {
-  local name=$1 out=$runs/$1; shift
-  [ -f "$out/.finished" ] && return 0
-  local resume=()
-  [ -f "$out/last.safetensors" ] && resume=(--resume)
-  "$bin" train --config "${config_file:-{\}}" "$@" "${epoch_args[@]}" --data "$clinic" --split train.txt --seed "$seed" \
-    --out "$out" "${resume[@]}"
-  touch "$out/.finished"
-}
+  # train NAME [ARGS...]: one run folder per name (the hsp configuration, then ARGS), resumed when interrupted,
+  # skipped when finished.
+  train() {
+    local name=$1 out=$runs/$1; shift
+    [ -f "$out/.finished" ] && return 0
+    local resume=()
+    [ -f "$out/last.safetensors" ] && resume=(--resume)
+    "$bin" train --config "${config_file:-{\}}" "$@" "${epoch_args[@]}" --data "$clinic" --split train.txt --seed "$seed" \
+      --out "$out" "${resume[@]}"
+    touch "$out/.finished"
+  }
 
-# evaluate ROW_FILE METHOD ARGS...: one markdown row per dataset, kept for the table.
-evaluate() {
-  local row=$runs/rows/$1 method=$2; shift 2
-  [ -s "$row" ] && return 0
-  "$bin" evaluate --format markdown --method "$method" "$@" > "$row.tmp"
-  mv "$row.tmp" "$row"
-}
+  # evaluate ROW_FILE METHOD ARGS...: one markdown row per dataset, kept for the table.
+  evaluate() {
+    local row=$runs/rows/$1 method=$2; shift 2
+    [ -s "$row" ] && return 0
+    "$bin" evaluate --format markdown --method "$method" "$@" > "$row.tmp"
+    mv "$row.tmp" "$row"
+  }
 
-epoch_args=()
-[ -n "$epochs" ] && epoch_args=(--epochs "$epochs")
-hsp=${hsp_checkpoint:-$runs/hsp}
-[ -n "$hsp_checkpoint" ] || train hsp
-# The trained baselines: same schedule, data and seed; only the model section differs.
-train decoder-only --config '{"model": {"architecture": "decoder-only", "promptedLevels": [], "loraBlocks": "none"}}'
-train positional --config '{"model": {"architecture": "positional", "promptedLevels": [], "loraBlocks": "none"}}'
-train hsp-single --config '{"model": {"architecture": "single-level", "promptedLevels": [3]}}'
-for target in "CVC-ClinicDB test=$clinic" "Kvasir-SEG test=$kvasir"; do
-  name=${target%%=*}; folder=${target#*=}
-  tag=$(echo "$name" | tr ' ' '_')
-  evaluate "10_hsp_$tag" "hsp (T=4)" --checkpoint "$hsp" --data "$name=$folder" --split test.txt \
-    --report "$runs/reports/hsp_$tag"
-  evaluate "12_single_$tag" "hsp-single" --checkpoint "$runs/hsp-single" --data "$name=$folder" --split test.txt
-  evaluate "14_decoder_$tag" "decoder-only" --checkpoint "$runs/decoder-only" --data "$name=$folder" --split test.txt
-  evaluate "16_positional_$tag" "positional" --checkpoint "$runs/positional" --data "$name=$folder" --split test.txt
-  evaluate "20_box_$tag" "box-oracle" --baseline box-oracle --data "$name=$folder" --split test.txt
-  evaluate "30_none_$tag" "no-prompt" --baseline no-prompt --data "$name=$folder" --split test.txt
-done
-if [ $kvasir_all = 1 ]; then
-  evaluate "11_hsp_Kvasir-SEG_all" "hsp (T=4)" --checkpoint "$hsp" --data "Kvasir-SEG all 1000=$kvasir" \
-    --report "$runs/reports/hsp_Kvasir-SEG_all"
-  evaluate "21_box_Kvasir-SEG_all" "box-oracle" --baseline box-oracle --data "Kvasir-SEG all 1000=$kvasir"
-  evaluate "31_none_Kvasir-SEG_all" "no-prompt" --baseline no-prompt --data "Kvasir-SEG all 1000=$kvasir"
-fi
-if [ $ablations = 1 ]; then
-  for t in 1 2 4 8 16; do
-    ablation_args=(--config "{\"model\": {\"promptsPerLevel\": $t}}" --epochs "$ablation_epochs")
-    epoch_args=()
-    train "hsp-T$t" "${ablation_args[@]}"
-    evaluate "40_T${t}_CVC-ClinicDB" "hsp T=$t ($ablation_epochs epochs)" --checkpoint "$runs/hsp-T$t" \
-      --data "CVC-ClinicDB test=$clinic" --split test.txt
-    evaluate "41_T${t}_Kvasir-SEG" "hsp T=$t ($ablation_epochs epochs)" --checkpoint "$runs/hsp-T$t" \
-      --data "Kvasir-SEG test=$kvasir" --split test.txt
+  epoch_args=()
+  [ -n "$epochs" ] && epoch_args=(--epochs "$epochs")
+  hsp=${hsp_checkpoint:-$runs/hsp}
+  [ -n "$hsp_checkpoint" ] || train hsp
+  # The trained baselines: same schedule, data and seed; only the model section differs.
+  train decoder-only --config '{"model": {"architecture": "decoder-only", "promptedLevels": [], "loraBlocks": "none"}}'
+  train positional --config '{"model": {"architecture": "positional", "promptedLevels": [], "loraBlocks": "none"}}'
+  train hsp-single --config '{"model": {"architecture": "single-level", "promptedLevels": [3]}}'
+  for target in "CVC-ClinicDB test=$clinic" "Kvasir-SEG test=$kvasir"; do
+    name=${target%%=*}; folder=${target#*=}
+    tag=$(echo "$name" | tr ' ' '_')
+    evaluate "10_hsp_$tag" "hsp (T=4)" --checkpoint "$hsp" --data "$name=$folder" --split test.txt \
+      --report "$runs/reports/hsp_$tag"
+    evaluate "12_single_$tag" "hsp-single" --checkpoint "$runs/hsp-single" --data "$name=$folder" --split test.txt
+    evaluate "14_decoder_$tag" "decoder-only" --checkpoint "$runs/decoder-only" --data "$name=$folder" --split test.txt
+    evaluate "16_positional_$tag" "positional" --checkpoint "$runs/positional" --data "$name=$folder" --split test.txt
+    evaluate "20_box_$tag" "box-oracle" --baseline box-oracle --data "$name=$folder" --split test.txt
+    evaluate "30_none_$tag" "no-prompt" --baseline no-prompt --data "$name=$folder" --split test.txt
   done
+  if [ $kvasir_all = 1 ]; then
+    evaluate "11_hsp_Kvasir-SEG_all" "hsp (T=4)" --checkpoint "$hsp" --data "Kvasir-SEG all 1000=$kvasir" \
+      --report "$runs/reports/hsp_Kvasir-SEG_all"
+    evaluate "21_box_Kvasir-SEG_all" "box-oracle" --baseline box-oracle --data "Kvasir-SEG all 1000=$kvasir"
+    evaluate "31_none_Kvasir-SEG_all" "no-prompt" --baseline no-prompt --data "Kvasir-SEG all 1000=$kvasir"
+  fi
+  if [ $ablations = 1 ]; then
+    for t in 1 2 4 8 16; do
+      ablation_args=(--config "{\"model\": {\"promptsPerLevel\": $t}}" --epochs "$ablation_epochs")
+      epoch_args=()
+      train "hsp-T$t" "${ablation_args[@]}"
+      evaluate "40_T${t}_CVC-ClinicDB" "hsp T=$t ($ablation_epochs epochs)" --checkpoint "$runs/hsp-T$t" \
+        --data "CVC-ClinicDB test=$clinic" --split test.txt
+      evaluate "41_T${t}_Kvasir-SEG" "hsp T=$t ($ablation_epochs epochs)" --checkpoint "$runs/hsp-T$t" \
+        --data "Kvasir-SEG test=$kvasir" --split test.txt
+    done
+  fi
+  if [ $ship = 1 ]; then
+    mkdir -p models
+    [ -f models/hsp-clinicdb.safetensors ] || "$bin" export --checkpoint "$runs/hsp" --output models/hsp-clinicdb.safetensors
+  fi
 fi
-if [ $ship = 1 ]; then
-  mkdir -p models
-  [ -f models/hsp-clinicdb.safetensors ] || "$bin" export --checkpoint "$runs/hsp" --output models/hsp-clinicdb.safetensors
-fi
-fi  # table_only
 
 # The table, with where and how it was made.
 minutes=$(( ($(date +%s) - started) / 60 ))

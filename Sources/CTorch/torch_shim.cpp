@@ -581,4 +581,3 @@ int hst_archive_read(hst_archive a, const char *name, hst_tensor *out) {
 }
 
 }  // extern "C"
-

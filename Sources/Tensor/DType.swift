@@ -51,8 +51,8 @@ public enum DType: Int32, CaseIterable, Sendable, CustomStringConvertible {
 }
 
 /// Where a tensor lives. CUDA works once libtorch's CUDA backend is loaded (`Torch.loadCUDA`; set-up installs it
-/// with HSPSAM_CUDA=1). `meta` holds shapes without data: running a model there checks, with no GPU, that every
-/// tensor a forward pass makes follows its input's device.
+/// with HSPSAM_CUDA=1). `meta` holds shapes without data; libtorch's C++ build lacks meta kernels for convolution
+/// and layer norm, so models do not run there, but `Module.to` can be tested on it without a GPU.
 public enum Device: Equatable, Sendable, CustomStringConvertible {
   case cpu
   case cuda(Int)
@@ -73,8 +73,6 @@ public enum Device: Equatable, Sendable, CustomStringConvertible {
     case .meta: return "meta"
     }
   }
-
-  public var isCUDA: Bool { if case .cuda = self { return true } else { return false } }
 
   /// Parses "cpu", "cuda", "cuda:N" or "meta".
   public init?(_ text: String) {
