@@ -133,8 +133,11 @@ open class Module {
     try notifyDidLoadState()
   }
 
-  /// The device of the first parameter (CPU for a module without parameters).
-  public var device: Device { parameters().first?.device ?? .cpu }
+  /// The device of the first parameter (CPU for a module without parameters). Asked per image and per batch, so it
+  /// stops at the first parameter instead of listing them all.
+  public var device: Device { firstParameter?.device ?? .cpu }
+
+  var firstParameter: Tensor? { parameterEntries.first?.tensor ?? childEntries.lazy.compactMap { $0.module.firstParameter }.first }
 
   /// The number of parameter elements.
   public var parameterCount: Int { parameters().reduce(0) { $0 + $1.count } }
