@@ -5,7 +5,8 @@
 # time taken and the seed. Every step is skipped when its output exists, so an interrupted run continues.
 #
 #   bash scripts/reproduce.sh [--config FILE] [--epochs N] [--hsp-checkpoint FILE] [--ablations] [--ablation-epochs N]
-#                             [--kvasir-all] [--ship] [--table-only]
+#                             [--ablation-values "1 2 4 8 16"] [--kvasir-all] [--ship] [--keep-readme-rows]
+#                             [--table-only]
 #
 # Methods (../shared/notes/hsp-sam.md section 4): hsp (T=4), the trained baselines decoder-only, positional and
 # hsp-single (each with the hsp configuration, model section replaced), and the untrained box-oracle and no-prompt.
@@ -16,15 +17,20 @@
 #   --hsp-checkpoint F   do not train hsp: evaluate this trained checkpoint (e.g. models/hsp-clinicdb.safetensors,
 #                        which an earlier invocation trained and exported) in the hsp rows
 #   --ablations          also train T in {1, 2, 4, 8, 16} with a short schedule (--ablation-epochs, default 2)
+#   --ablation-values L  the T values of --ablations (default "1 2 4 8 16"), e.g. "16" to add one
 #   --kvasir-all         also evaluate on all 1,000 Kvasir-SEG images (about 20 minutes per model on 2 cores)
 #   --ship               export the hsp run's best checkpoint as float16 to models/hsp-clinicdb.safetensors
+#   --keep-readme-rows   first copy each row of the README's current table whose row file is missing into the rows
+#                        folder, so rows an earlier invocation measured (its run folders gone, e.g. on another
+#                        machine) are kept and not re-measured; the table's header says how many were kept
 #   --table-only         train and evaluate nothing: write the table from the rows already made (a run still
 #                        under way, or one interrupted, shows what it has)
 # Environment: HSPSAM_DATA (default ../shared/data), HSPSAM_RUNS (default runs/reproduce), SEED (default 1234).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-config_file="" epochs="" hsp_checkpoint="" ablations=0 ablation_epochs=2 kvasir_all=0 ship=0 table_only=0
+config_file="" epochs="" hsp_checkpoint="" ablations=0 ablation_epochs=2 ablation_values="1 2 4 8 16" kvasir_all=0
+ship=0 table_only=0 keep_readme_rows=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) config_file=$2; shift 2 ;;
@@ -32,9 +38,11 @@ while [ $# -gt 0 ]; do
     --hsp-checkpoint) hsp_checkpoint=$2; shift 2 ;;
     --ablations) ablations=1; shift ;;
     --ablation-epochs) ablation_epochs=$2; shift 2 ;;
+    --ablation-values) ablation_values=$2; shift 2 ;;
     --kvasir-all) kvasir_all=1; shift ;;
     --ship) ship=1; shift ;;
     --table-only) table_only=1; shift ;;
+    --keep-readme-rows) keep_readme_rows=1; shift ;;
     *) echo "reproduce.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -50,70 +58,100 @@ done
 
 mkdir -p "$runs/rows"
 started=$(date +%s)
+
+# row_file METHOD DATASET: the row file name an evaluation of the table writes (see the evaluate calls below).
+row_file() {
+  local tag=${2// /_}
+  tag=${tag/Kvasir-SEG_all_1000/Kvasir-SEG_all}
+  case $1 in
+    "hsp (T=4)") [ "$tag" = Kvasir-SEG_all ] && echo 11_hsp_$tag || echo 10_hsp_$tag ;;
+    hsp-single) echo 12_single_$tag ;;
+    decoder-only) echo 14_decoder_$tag ;;
+    positional) echo 16_positional_$tag ;;
+    box-oracle) [ "$tag" = Kvasir-SEG_all ] && echo 21_box_$tag || echo 20_box_$tag ;;
+    no-prompt) [ "$tag" = Kvasir-SEG_all ] && echo 31_none_$tag || echo 30_none_$tag ;;
+    "hsp T="*) local t=${1#hsp T=}; t=${t%% *}
+      case $tag in CVC-ClinicDB_test) echo 40_T${t}_CVC-ClinicDB ;; *) echo 41_T${t}_Kvasir-SEG ;; esac ;;
+  esac
+}
+kept_list=$runs/rows-kept-from-readme.txt  # the rows copied from the README, for the table's header
+if [ $keep_readme_rows = 1 ]; then
+  while IFS='|' read -r _ method dataset _; do
+    method=$(echo "$method" | xargs) dataset=$(echo "$dataset" | xargs)
+    file=$(row_file "$method" "$dataset")
+    [ -n "$file" ] || { echo "reproduce.sh: README row '$method | $dataset' has no row file; not kept" >&2; continue; }
+    [ -s "$runs/rows/$file" ] && continue
+    grep -F "| $method | $dataset |" README.md | head -1 > "$runs/rows/$file"
+    echo "$file" >> "$kept_list"
+  done < <(sed -n '/<!-- results:begin -->/,/<!-- results:end -->/p' README.md | grep '^| ' | grep -v '^| method |')
+fi
 if [ $table_only = 0 ]; then  # everything up to the table: training and evaluation
   bash scripts/setup.sh
   swift build -c release --product hspsam
   bin=.build/release/hspsam
 
-  # train NAME [ARGS...]: one run folder per name (the hsp configuration, then ARGS), resumed when interrupted,
-  # skipped when finished.
+  # train NAME: one run folder per method (the hsp configuration, then the method's own arguments), resumed when
+  # interrupted, skipped when finished.
   train() {
-    local name=$1 out=$runs/$1; shift
+    local name=$1 out=$runs/$1 args=()
     [ -f "$out/.finished" ] && return 0
-    local resume=()
-    [ -f "$out/last.safetensors" ] && resume=(--resume)
-    "$bin" train --config "${config_file:-{\}}" "$@" "${epoch_args[@]}" --data "$clinic" --split train.txt --seed "$seed" \
-      --out "$out" "${resume[@]}"
+    [ -n "$epochs" ] && args=(--epochs "$epochs")
+    case $name in  # the trained baselines: same schedule, data and seed; only the model section differs
+      hsp) ;;
+      decoder-only) args+=(--config '{"model": {"architecture": "decoder-only", "promptedLevels": [], "loraBlocks": "none"}}') ;;
+      positional) args+=(--config '{"model": {"architecture": "positional", "promptedLevels": [], "loraBlocks": "none"}}') ;;
+      hsp-single) args+=(--config '{"model": {"architecture": "single-level", "promptedLevels": [3]}}') ;;
+      hsp-T*) args=(--config "{\"model\": {\"promptsPerLevel\": ${name#hsp-T}}}" --epochs "$ablation_epochs") ;;
+      *) echo "reproduce.sh: no run named $name" >&2; exit 2 ;;
+    esac
+    [ -f "$out/last.safetensors" ] && args+=(--resume)
+    "$bin" train --config "${config_file:-{\}}" "${args[@]}" --data "$clinic" --split train.txt --seed "$seed" --out "$out"
     touch "$out/.finished"
   }
 
-  # evaluate ROW_FILE METHOD ARGS...: one markdown row per dataset, kept for the table.
+  # evaluate ROW_FILE METHOD RUN|- ARGS...: one markdown row per dataset, kept for the table. RUN (a run folder
+  # name) is trained first, and only when the row is missing; "-" for the untrained baselines.
   evaluate() {
-    local row=$runs/rows/$1 method=$2; shift 2
+    local row=$runs/rows/$1 method=$2 run=$3 checkpoint=(); shift 3
     [ -s "$row" ] && return 0
-    "$bin" evaluate --format markdown --method "$method" "$@" > "$row.tmp"
+    if [ "$run" = hsp ] && [ -n "$hsp_checkpoint" ]; then
+      checkpoint=(--checkpoint "$hsp_checkpoint")
+    elif [ "$run" != - ]; then
+      train "$run"
+      checkpoint=(--checkpoint "$runs/$run")
+    fi
+    "$bin" evaluate --format markdown --method "$method" "${checkpoint[@]}" "$@" > "$row.tmp"
     mv "$row.tmp" "$row"
   }
 
-  epoch_args=()
-  [ -n "$epochs" ] && epoch_args=(--epochs "$epochs")
-  hsp=${hsp_checkpoint:-$runs/hsp}
-  [ -n "$hsp_checkpoint" ] || train hsp
-  # The trained baselines: same schedule, data and seed; only the model section differs.
-  train decoder-only --config '{"model": {"architecture": "decoder-only", "promptedLevels": [], "loraBlocks": "none"}}'
-  train positional --config '{"model": {"architecture": "positional", "promptedLevels": [], "loraBlocks": "none"}}'
-  train hsp-single --config '{"model": {"architecture": "single-level", "promptedLevels": [3]}}'
   for target in "CVC-ClinicDB test=$clinic" "Kvasir-SEG test=$kvasir"; do
     name=${target%%=*}; folder=${target#*=}
     tag=$(echo "$name" | tr ' ' '_')
-    evaluate "10_hsp_$tag" "hsp (T=4)" --checkpoint "$hsp" --data "$name=$folder" --split test.txt \
-      --report "$runs/reports/hsp_$tag"
-    evaluate "12_single_$tag" "hsp-single" --checkpoint "$runs/hsp-single" --data "$name=$folder" --split test.txt
-    evaluate "14_decoder_$tag" "decoder-only" --checkpoint "$runs/decoder-only" --data "$name=$folder" --split test.txt
-    evaluate "16_positional_$tag" "positional" --checkpoint "$runs/positional" --data "$name=$folder" --split test.txt
-    evaluate "20_box_$tag" "box-oracle" --baseline box-oracle --data "$name=$folder" --split test.txt
-    evaluate "30_none_$tag" "no-prompt" --baseline no-prompt --data "$name=$folder" --split test.txt
+    evaluate "10_hsp_$tag" "hsp (T=4)" hsp --data "$name=$folder" --split test.txt --report "$runs/reports/hsp_$tag"
+    evaluate "12_single_$tag" "hsp-single" hsp-single --data "$name=$folder" --split test.txt
+    evaluate "14_decoder_$tag" "decoder-only" decoder-only --data "$name=$folder" --split test.txt
+    evaluate "16_positional_$tag" "positional" positional --data "$name=$folder" --split test.txt
+    evaluate "20_box_$tag" "box-oracle" - --baseline box-oracle --data "$name=$folder" --split test.txt
+    evaluate "30_none_$tag" "no-prompt" - --baseline no-prompt --data "$name=$folder" --split test.txt
   done
   if [ $kvasir_all = 1 ]; then
-    evaluate "11_hsp_Kvasir-SEG_all" "hsp (T=4)" --checkpoint "$hsp" --data "Kvasir-SEG all 1000=$kvasir" \
+    evaluate "11_hsp_Kvasir-SEG_all" "hsp (T=4)" hsp --data "Kvasir-SEG all 1000=$kvasir" \
       --report "$runs/reports/hsp_Kvasir-SEG_all"
-    evaluate "21_box_Kvasir-SEG_all" "box-oracle" --baseline box-oracle --data "Kvasir-SEG all 1000=$kvasir"
-    evaluate "31_none_Kvasir-SEG_all" "no-prompt" --baseline no-prompt --data "Kvasir-SEG all 1000=$kvasir"
+    evaluate "21_box_Kvasir-SEG_all" "box-oracle" - --baseline box-oracle --data "Kvasir-SEG all 1000=$kvasir"
+    evaluate "31_none_Kvasir-SEG_all" "no-prompt" - --baseline no-prompt --data "Kvasir-SEG all 1000=$kvasir"
   fi
   if [ $ablations = 1 ]; then
-    for t in 1 2 4 8 16; do
-      ablation_args=(--config "{\"model\": {\"promptsPerLevel\": $t}}" --epochs "$ablation_epochs")
-      epoch_args=()
-      train "hsp-T$t" "${ablation_args[@]}"
-      evaluate "40_T${t}_CVC-ClinicDB" "hsp T=$t ($ablation_epochs epochs)" --checkpoint "$runs/hsp-T$t" \
+    for t in $ablation_values; do
+      evaluate "40_T${t}_CVC-ClinicDB" "hsp T=$t ($ablation_epochs epochs)" "hsp-T$t" \
         --data "CVC-ClinicDB test=$clinic" --split test.txt
-      evaluate "41_T${t}_Kvasir-SEG" "hsp T=$t ($ablation_epochs epochs)" --checkpoint "$runs/hsp-T$t" \
+      evaluate "41_T${t}_Kvasir-SEG" "hsp T=$t ($ablation_epochs epochs)" "hsp-T$t" \
         --data "Kvasir-SEG test=$kvasir" --split test.txt
     done
   fi
-  if [ $ship = 1 ]; then
+  if [ $ship = 1 ] && [ ! -f models/hsp-clinicdb.safetensors ]; then
+    train hsp
     mkdir -p models
-    [ -f models/hsp-clinicdb.safetensors ] || "$bin" export --checkpoint "$runs/hsp" --output models/hsp-clinicdb.safetensors
+    "$bin" export --checkpoint "$runs/hsp" --output models/hsp-clinicdb.safetensors
   fi
 fi
 
@@ -124,7 +162,9 @@ table=$runs/results.md
 {
   flags="${config_file:+ --config $config_file}${epochs:+ --epochs $epochs}${hsp_checkpoint:+ --hsp-checkpoint $hsp_checkpoint}"
   [ $ablations = 1 ] && flags="$flags --ablations --ablation-epochs $ablation_epochs"
+  [ "$ablation_values" != "1 2 4 8 16" ] && flags="$flags --ablation-values \"$ablation_values\""
   [ $kvasir_all = 1 ] && flags="$flags --kvasir-all"
+  [ $keep_readme_rows = 1 ] && flags="$flags --keep-readme-rows"
   [ $table_only = 1 ] && flags="$flags --table-only"
   # Training time and length of every run folder (the prefix cache included; a shared cache is paid by the first).
   runs_text=""
@@ -140,6 +180,8 @@ table=$runs/results.md
   echo "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, seed $seed. Trained on CVC-ClinicDB train.txt minus a seeded 10 %"
   echo "validation split, best checkpoint by validation Dice@0.5: ${runs_text:-no run folder}."
   [ -n "$hsp_checkpoint" ] && echo "hsp rows: $hsp_checkpoint, trained by an earlier invocation (not retrained in this one)."
+  kept_rows=$(cat "$kept_list" 2>/dev/null | sort -u | while read -r f; do [ -s "$runs/rows/$f" ] && echo "$f"; done | wc -l)
+  [ "$kept_rows" -gt 0 ] && echo "$kept_rows rows kept from the README's earlier table (--keep-readme-rows), measured by earlier invocations."
   if [ $table_only = 1 ]; then
     echo "Table written from the rows present (--table-only): runs not listed have not finished. Dice@0.5/IoU@0.5:"
   else
