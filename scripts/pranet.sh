@@ -3,19 +3,22 @@
 # minus its own seeded 10 % validation split, then report the Kvasir-SEG and CVC-ClinicDB test rows next to the
 # published PraNet and Polyp-PVT numbers (../shared/notes/hsp-sam.md section 6, PraNet-toolbox mDice/mIoU).
 #
-#   bash scripts/pranet.sh [--epochs N] [--out DIR] [--device cuda]
+#   bash scripts/pranet.sh [--epochs N] [--config FILE|JSON]... [--out DIR] [--device cuda]
 #
 # The default schedule is the configuration's (60 epochs): about 1,300 training images per epoch at ~0.7 images/s
 # on a 2-core CPU is ~30 minutes per epoch plus a one-off ~25-minute prefix cache, so on such a machine pass
-# --epochs (e.g. 3). On a machine with an NVIDIA GPU, `--device cuda` runs the same command (the full schedule
-# by default) there; set-up then also installs libtorch's CUDA backend (HSPSAM_CUDA=1). Environment: HSPSAM_DATA
-# (default ../shared/data), SEED (default 1234).
+# --epochs (e.g. 3), and --config '{"cachedVariants": 2}' halves the one-off cache (2 cached augmented copies per
+# image instead of 4, as configs/clinicdb-cpu.json; 1 caches only the image itself, i.e. no augmentation).
+# --config goes to `hspsam train` (later ones override earlier ones; --epochs wins). On a machine with an NVIDIA
+# GPU, `--device cuda` runs the same command (the full schedule by default) there; set-up then also installs
+# libtorch's CUDA backend (HSPSAM_CUDA=1). Environment: HSPSAM_DATA (default ../shared/data), SEED (default 1234).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs="" out=runs/pranet device=cpu
+epochs="" out=runs/pranet device=cpu configs=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
+    --config) configs+=(--config "$2"); shift 2 ;;
     --out) out=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     *) echo "pranet.sh: unknown argument $1" >&2; exit 2 ;;
@@ -29,11 +32,12 @@ done
 if [ "$device" = cpu ]; then bash scripts/setup.sh; else HSPSAM_CUDA=1 bash scripts/setup.sh; fi
 swift build -c release --product hspsam
 bin=.build/release/hspsam
-config=${epochs:+"{\"epochs\": $epochs}"}
+[ ${#configs[@]} -gt 0 ] || configs=(--config '{}')
+[ -n "$epochs" ] && configs+=(--epochs "$epochs")
 resume=()
 [ -f "$out/last.safetensors" ] && resume=(--resume)
 [ -f "$out/.finished" ] || {
-  "$bin" train --config "${config:-{\}}" --data "Kvasir-SEG=$data/Kvasir-SEG" --data "CVC-ClinicDB=$data/CVC-ClinicDB" \
+  "$bin" train "${configs[@]}" --data "Kvasir-SEG=$data/Kvasir-SEG" --data "CVC-ClinicDB=$data/CVC-ClinicDB" \
     --split train.txt --seed "$seed" --out "$out" --device "$device" "${resume[@]}"
   touch "$out/.finished"
 }
