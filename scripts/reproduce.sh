@@ -25,7 +25,8 @@
 #                        machine) are kept and not re-measured; the table's header says how many were kept
 #   --table-only         train and evaluate nothing: write the table from the rows already made (a run still
 #                        under way, or one interrupted, shows what it has)
-# Environment: HSPSAM_DATA (default ../shared/data), HSPSAM_RUNS (default runs/reproduce), SEED (default 1234).
+# Environment: HSPSAM_DATA (default ../shared/data), HSPSAM_RUNS (default runs/reproduce), SEED (default 1234),
+# HSPSAM_README (default README.md: the file whose table is kept and rewritten).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +50,7 @@ done
 
 data=${HSPSAM_DATA:-../shared/data}
 runs=${HSPSAM_RUNS:-runs/reproduce}
+readme=${HSPSAM_README:-README.md}
 seed=${SEED:-1234}
 clinic=$data/CVC-ClinicDB
 kvasir=$data/Kvasir-SEG
@@ -77,13 +79,13 @@ row_file() {
 kept_list=$runs/rows-kept-from-readme.txt  # the rows copied from the README, for the table's header
 if [ $keep_readme_rows = 1 ]; then
   while IFS='|' read -r _ method dataset _; do
-    method=$(echo "$method" | xargs) dataset=$(echo "$dataset" | xargs)
+    method=$(sed 's/^ *//; s/ *$//' <<< "$method") dataset=$(sed 's/^ *//; s/ *$//' <<< "$dataset")
     file=$(row_file "$method" "$dataset")
     [ -n "$file" ] || { echo "reproduce.sh: README row '$method | $dataset' has no row file; not kept" >&2; continue; }
     [ -s "$runs/rows/$file" ] && continue
-    grep -F "| $method | $dataset |" README.md | head -1 > "$runs/rows/$file"
+    grep -F "| $method | $dataset |" "$readme" | head -1 > "$runs/rows/$file"
     echo "$file" >> "$kept_list"
-  done < <(sed -n '/<!-- results:begin -->/,/<!-- results:end -->/p' README.md | grep '^| ' | grep -v '^| method |')
+  done < <(sed -n '/<!-- results:begin -->/,/<!-- results:end -->/p' "$readme" | grep '^| ' | grep -v '^| method |')
 fi
 if [ $table_only = 0 ]; then  # everything up to the table: training and evaluation
   bash scripts/setup.sh
@@ -196,10 +198,10 @@ table=$runs/results.md
 cat "$table"
 
 # Into the README, between the markers (left alone when the markers are missing).
-if grep -q '<!-- results:begin -->' README.md && grep -q '<!-- results:end -->' README.md; then
+if grep -q '<!-- results:begin -->' "$readme" && grep -q '<!-- results:end -->' "$readme"; then
   awk -v table="$table" '
     /<!-- results:begin -->/ { print; while ((getline line < table) > 0) print line; skip = 1; next }
     /<!-- results:end -->/ { skip = 0 }
-    !skip { print }' README.md > README.md.tmp && mv README.md.tmp README.md
-  echo "README.md: results table updated"
+    !skip { print }' "$readme" > "$readme.tmp" && mv "$readme.tmp" "$readme"
+  echo "$readme: results table updated"
 fi
