@@ -183,7 +183,7 @@ table=$runs/results.md
   echo "validation split, best checkpoint by validation Dice@0.5: ${runs_text:-no run folder}."
   [ -n "$hsp_checkpoint" ] && echo "hsp rows: $hsp_checkpoint, trained by an earlier invocation (not retrained in this one)."
   kept_rows=$(cat "$kept_list" 2>/dev/null | sort -u | while read -r f; do [ -s "$runs/rows/$f" ] && echo "$f"; done | wc -l)
-  [ "$kept_rows" -gt 0 ] && echo "$kept_rows rows kept from the README's earlier table (--keep-readme-rows), measured by earlier invocations."
+  [ "$kept_rows" -gt 0 ] && echo "$kept_rows rows kept from the README's earlier table (--keep-readme-rows), measured by earlier invocations (their machine and times: the text below the table)."
   if [ $table_only = 1 ]; then
     echo "Table written from the rows present (--table-only): runs not listed have not finished. Dice@0.5/IoU@0.5:"
   else
