@@ -61,7 +61,7 @@ done
 mkdir -p "$runs/rows"
 started=$(date +%s)
 
-# row_file METHOD DATASET: the row file name an evaluation of the table writes (see the evaluate calls below).
+# row_file METHOD DATASET: the file of one table row (its prefix orders the table: methods, then T by value).
 row_file() {
   local tag=${2// /_}
   tag=${tag/Kvasir-SEG_all_1000/Kvasir-SEG_all}
@@ -111,10 +111,11 @@ if [ $table_only = 0 ]; then  # everything up to the table: training and evaluat
     touch "$out/.finished"
   }
 
-  # evaluate ROW_FILE METHOD RUN|- ARGS...: one markdown row per dataset, kept for the table. RUN (a run folder
-  # name) is trained first, and only when the row is missing; "-" for the untrained baselines.
+  # evaluate METHOD RUN|- DATASET FOLDER ARGS...: one markdown row (file named by row_file), kept for the table.
+  # RUN (a run folder name) is trained first, and only when the row is missing; "-" for the untrained baselines.
   evaluate() {
-    local row=$runs/rows/$1 method=$2 run=$3 checkpoint=(); shift 3
+    local method=$1 run=$2 dataset=$3 folder=$4 checkpoint=(); shift 4
+    local row=$runs/rows/$(row_file "$method" "$dataset")
     [ -s "$row" ] && return 0
     if [ "$run" = hsp ] && [ -n "$hsp_checkpoint" ]; then
       checkpoint=(--checkpoint "$hsp_checkpoint")
@@ -122,32 +123,28 @@ if [ $table_only = 0 ]; then  # everything up to the table: training and evaluat
       train "$run"
       checkpoint=(--checkpoint "$runs/$run")
     fi
-    "$bin" evaluate --format markdown --method "$method" "${checkpoint[@]}" "$@" > "$row.tmp"
+    "$bin" evaluate --format markdown --method "$method" "${checkpoint[@]}" --data "$dataset=$folder" "$@" > "$row.tmp"
     mv "$row.tmp" "$row"
   }
 
   for target in "CVC-ClinicDB test=$clinic" "Kvasir-SEG test=$kvasir"; do
     name=${target%%=*}; folder=${target#*=}
-    tag=$(echo "$name" | tr ' ' '_')
-    evaluate "10_hsp_$tag" "hsp (T=4)" hsp --data "$name=$folder" --split test.txt --report "$runs/reports/hsp_$tag"
-    evaluate "12_single_$tag" "hsp-single" hsp-single --data "$name=$folder" --split test.txt
-    evaluate "14_decoder_$tag" "decoder-only" decoder-only --data "$name=$folder" --split test.txt
-    evaluate "16_positional_$tag" "positional" positional --data "$name=$folder" --split test.txt
-    evaluate "20_box_$tag" "box-oracle" - --baseline box-oracle --data "$name=$folder" --split test.txt
-    evaluate "30_none_$tag" "no-prompt" - --baseline no-prompt --data "$name=$folder" --split test.txt
+    evaluate "hsp (T=4)" hsp "$name" "$folder" --split test.txt --report "$runs/reports/hsp_${name// /_}"
+    evaluate hsp-single hsp-single "$name" "$folder" --split test.txt
+    evaluate decoder-only decoder-only "$name" "$folder" --split test.txt
+    evaluate positional positional "$name" "$folder" --split test.txt
+    evaluate box-oracle - "$name" "$folder" --baseline box-oracle --split test.txt
+    evaluate no-prompt - "$name" "$folder" --baseline no-prompt --split test.txt
   done
   if [ $kvasir_all = 1 ]; then
-    evaluate "11_hsp_Kvasir-SEG_all" "hsp (T=4)" hsp --data "Kvasir-SEG all 1000=$kvasir" \
-      --report "$runs/reports/hsp_Kvasir-SEG_all"
-    evaluate "21_box_Kvasir-SEG_all" "box-oracle" - --baseline box-oracle --data "Kvasir-SEG all 1000=$kvasir"
-    evaluate "31_none_Kvasir-SEG_all" "no-prompt" - --baseline no-prompt --data "Kvasir-SEG all 1000=$kvasir"
+    evaluate "hsp (T=4)" hsp "Kvasir-SEG all 1000" "$kvasir" --report "$runs/reports/hsp_Kvasir-SEG_all"
+    evaluate box-oracle - "Kvasir-SEG all 1000" "$kvasir" --baseline box-oracle
+    evaluate no-prompt - "Kvasir-SEG all 1000" "$kvasir" --baseline no-prompt
   fi
   if [ $ablations = 1 ]; then
     for t in $ablation_values; do
-      evaluate "40_T${t}_CVC-ClinicDB" "hsp T=$t ($ablation_epochs epochs)" "hsp-T$t" \
-        --data "CVC-ClinicDB test=$clinic" --split test.txt
-      evaluate "41_T${t}_Kvasir-SEG" "hsp T=$t ($ablation_epochs epochs)" "hsp-T$t" \
-        --data "Kvasir-SEG test=$kvasir" --split test.txt
+      evaluate "hsp T=$t ($ablation_epochs epochs)" "hsp-T$t" "CVC-ClinicDB test" "$clinic" --split test.txt
+      evaluate "hsp T=$t ($ablation_epochs epochs)" "hsp-T$t" "Kvasir-SEG test" "$kvasir" --split test.txt
     done
   fi
   if [ $ship = 1 ] && [ ! -f models/hsp-clinicdb.safetensors ]; then
@@ -182,7 +179,10 @@ table=$runs/results.md
   echo "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, seed $seed. Trained on CVC-ClinicDB train.txt minus a seeded 10 %"
   echo "validation split, best checkpoint by validation Dice@0.5: ${runs_text:-no run folder}."
   [ -n "$hsp_checkpoint" ] && echo "hsp rows: $hsp_checkpoint, trained by an earlier invocation (not retrained in this one)."
-  kept_rows=$(cat "$kept_list" 2>/dev/null | sort -u | while read -r f; do [ -s "$runs/rows/$f" ] && echo "$f"; done | wc -l)
+  kept_rows=0
+  if [ -f "$kept_list" ]; then
+    kept_rows=$(sort -u "$kept_list" | while read -r f; do [ ! -s "$runs/rows/$f" ] || echo "$f"; done | wc -l)
+  fi
   [ "$kept_rows" -gt 0 ] && echo "$kept_rows rows kept from the README's earlier table (--keep-readme-rows), measured by earlier invocations (their machine and times: the text below the table)."
   if [ $table_only = 1 ]; then
     echo "Table written from the rows present (--table-only): runs not listed have not finished. Dice@0.5/IoU@0.5:"

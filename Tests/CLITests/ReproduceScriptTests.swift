@@ -95,6 +95,21 @@ final class ReproduceScriptTests: XCTestCase {
     XCTAssertEqual(tableRows(try String(contentsOf: readmeFile, encoding: .utf8)), expected)
   }
 
+  func testWithoutKeptRowsTheTableHoldsOnlyTheRowFiles() throws {
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let readmeFile = folder.appendingPathComponent("README.md")
+    try readme(table: rows).write(to: readmeFile, atomically: true, encoding: .utf8)
+    let rowsFolder = folder.appendingPathComponent("runs/rows")
+    try FileManager.default.createDirectory(at: rowsFolder, withIntermediateDirectories: true)
+    try (rows[5] + "\n").write(to: rowsFolder.appendingPathComponent("20_box_CVC-ClinicDB_test"), atomically: true, encoding: .utf8)
+    let run = try reproduce(["--table-only"], in: folder)
+    XCTAssertEqual(run.status, 0, run.output)
+    let rewritten = try String(contentsOf: readmeFile, encoding: .utf8)
+    XCTAssertEqual(tableRows(rewritten), [rows[5]])
+    XCTAssertFalse(rewritten.contains("rows kept"), rewritten)
+  }
+
   func testAnUnknownReadmeRowIsReportedNotKept() throws {
     let folder = try makeTemporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
