@@ -14,11 +14,11 @@
 # libtorch's CUDA backend (HSPSAM_CUDA=1). Environment: HSPSAM_DATA (default ../shared/data), SEED (default 1234).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs="" out=runs/pranet device=cpu configs=()
+epochs="" out=runs/pranet device=cpu train_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
-    --config) configs+=(--config "$2"); shift 2 ;;
+    --config) train_args+=(--config "$2"); shift 2 ;;
     --out) out=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     *) echo "pranet.sh: unknown argument $1" >&2; exit 2 ;;
@@ -32,12 +32,12 @@ done
 if [ "$device" = cpu ]; then bash scripts/setup.sh; else HSPSAM_CUDA=1 bash scripts/setup.sh; fi
 swift build -c release --product hspsam
 bin=.build/release/hspsam
-[ ${#configs[@]} -gt 0 ] || configs=(--config '{}')
-[ -n "$epochs" ] && configs+=(--epochs "$epochs")
+[ ${#train_args[@]} -gt 0 ] || train_args=(--config '{}')
+[ -n "$epochs" ] && train_args+=(--epochs "$epochs")
 resume=()
 [ -f "$out/last.safetensors" ] && resume=(--resume)
 [ -f "$out/.finished" ] || {
-  "$bin" train "${configs[@]}" --data "Kvasir-SEG=$data/Kvasir-SEG" --data "CVC-ClinicDB=$data/CVC-ClinicDB" \
+  "$bin" train "${train_args[@]}" --data "Kvasir-SEG=$data/Kvasir-SEG" --data "CVC-ClinicDB=$data/CVC-ClinicDB" \
     --split train.txt --seed "$seed" --out "$out" --device "$device" "${resume[@]}"
   touch "$out/.finished"
 }
