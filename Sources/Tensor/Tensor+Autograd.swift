@@ -50,6 +50,16 @@ public enum Torch {
     set { _ = hst_set_num_threads(Int64(newValue)) }
   }
 
+  /// Keeps freed CPU blocks of 256 KB and more for reuse, up to `limitBytes` held free at once, instead of
+  /// returning each to the kernel (which pages it in and zeroes it again at the next step). Install it before
+  /// the first large tensor; once per process.
+  public static func enableCPUBlockCache(limitBytes: Int) {
+    _ = hst_enable_cpu_block_cache(Int64(limitBytes))
+  }
+
+  /// Bytes of freed blocks the CPU block cache holds now.
+  public static var cpuBlockCacheBytes: Int { Int(hst_cpu_block_cache_bytes()) }
+
   /// Seeds libtorch's default CPU generator (and CUDA's where present), as `torch.manual_seed`.
   public static func manualSeed(_ seed: UInt64) throws { try check(hst_manual_seed(seed)) }
 

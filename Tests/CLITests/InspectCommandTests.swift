@@ -30,4 +30,21 @@ final class InspectCommandTests: XCTestCase {
     XCTAssertEqual(notACheckpoint.stderr.split(separator: "\n").count, 1, "one line: \(notACheckpoint.stderr)")
     XCTAssertTrue(notACheckpoint.stderr.contains("README.json"))
   }
+
+  /// HSPSAM_CPU_CACHE_MB (the CPU block cache's limit) is read before any command: a bad value is one line naming
+  /// it, 0 turns the cache off and the command runs as usual.
+  func testCPUBlockCacheSetting() throws {
+    let path = Fixtures.repository.appendingPathComponent("Tests/Fixtures/foundation").path
+    let bad = try runHSPSAM(["inspect", "/nonexistent"], environment: ["HSPSAM_CPU_CACHE_MB": "lots"])
+    XCTAssertNotEqual(bad.status, 0)
+    XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
+    XCTAssertTrue(bad.stderr.contains("HSPSAM_CPU_CACHE_MB") && bad.stderr.contains("'lots'"), bad.stderr)
+    let negative = try runHSPSAM(["inspect", "/nonexistent"], environment: ["HSPSAM_CPU_CACHE_MB": "-1"])
+    XCTAssertTrue(negative.stderr.contains("HSPSAM_CPU_CACHE_MB"), negative.stderr)
+    let fixture = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: path).first { $0.hasSuffix(".safetensors") })
+    for megabytes in ["0", "16"] {
+      let run = try runHSPSAM(["inspect", "\(path)/\(fixture)"], environment: ["HSPSAM_CPU_CACHE_MB": megabytes])
+      XCTAssertEqual(run.status, 0, "HSPSAM_CPU_CACHE_MB=\(megabytes): \(run.stderr)")
+    }
+  }
 }

@@ -27,6 +27,11 @@ void hst_free_string(char *s);
 // MARK: runtime
 int hst_set_num_threads(int64_t n);
 int64_t hst_get_num_threads(void);
+/// Installs a caching allocator for CPU blocks of 256 KB and more (cpu_block_cache.cpp), keeping at most
+/// `limit_bytes` of freed blocks for reuse. Once per process; later calls change nothing.
+int hst_enable_cpu_block_cache(int64_t limit_bytes);
+/// Bytes of freed blocks the cache holds now (0 when it is not installed).
+int64_t hst_cpu_block_cache_bytes(void);
 int hst_manual_seed(uint64_t seed);
 int hst_cuda_is_available(void);
 int64_t hst_cuda_device_count(void);
