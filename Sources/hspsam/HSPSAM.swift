@@ -31,7 +31,7 @@ func enableCPUBlockCache(environment: [String: String]) throws {
   var megabytes = min(4096, Int(ProcessInfo.processInfo.physicalMemory >> 20) / 4)
   if let text = environment["HSPSAM_CPU_CACHE_MB"] {
     guard let value = Int(text), value >= 0 else {
-      throw ValidationError("HSPSAM_CPU_CACHE_MB must be a whole number of megabytes (0 turns the cache off), not '\(text)'")
+      throw CommandError("HSPSAM_CPU_CACHE_MB must be a whole number of megabytes (0 turns the cache off), not '\(text)'")
     }
     megabytes = value
   }
