@@ -12,6 +12,7 @@
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
+#include <c10/util/Exception.h>
 
 #include <sys/mman.h>
 
@@ -29,22 +30,20 @@ constexpr size_t kRound = 64 * 1024;             // sizes rounded up so near-equ
 constexpr uint64_t kMaxIdle = 8192;               // large allocations a free block may sit unused before release
 constexpr uint64_t kSweepEvery = 1024;            // large allocations between sweeps for idle blocks
 
-// Every block's context is its own pointer and every block has the same deleter, as oneDNN's raw_allocate /
-// raw_deallocate require; the size of a cached block is looked up by pointer.
+// A large block's context is its own pointer and its deleter is `release`, as oneDNN's raw_allocate /
+// raw_deallocate require; its size is looked up by pointer. Small blocks keep the default allocator's DataPtr, so
+// their frees never take this cache's lock; only a small block that oneDNN frees through raw_deallocate reaches
+// `release`, which hands it back to the default allocator.
 class CPUBlockCache final : public c10::Allocator {
  public:
   CPUBlockCache(c10::Allocator *fallback, size_t limit)
       : fallback_(fallback), fallback_deleter_(fallback->raw_deleter()), limit_(limit) {}
 
   c10::DataPtr allocate(size_t n) override {
-    void *ptr = nullptr;
-    if (n < kSmallBlock) {
-      ptr = fallback_->raw_allocate(n);
-    } else {
-      size_t size = (n + kRound - 1) / kRound * kRound;
-      ptr = take(size);
-      if (ptr == nullptr) ptr = fresh(size);
-    }
+    if (n < kSmallBlock) return fallback_->allocate(n);
+    size_t size = (n + kRound - 1) / kRound * kRound;
+    void *ptr = take(size);
+    if (ptr == nullptr) ptr = fresh(size);
     return {ptr, ptr, &CPUBlockCache::release, c10::Device(c10::DeviceType::CPU)};
   }
 
@@ -80,7 +79,8 @@ class CPUBlockCache final : public c10::Allocator {
   void *fresh(size_t size) {
     size_t alignment = size >= kHugePage ? kHugePage : 64;
     void *ptr = nullptr;
-    if (posix_memalign(&ptr, alignment, size) != 0) throw std::bad_alloc();
+    TORCH_CHECK_WITH(OutOfMemoryError, posix_memalign(&ptr, alignment, size) == 0,
+                     "CPU block cache: not enough memory for ", size, " bytes");
     if (size >= kHugePage) madvise(ptr, size, MADV_HUGEPAGE);  // advice only: failure changes nothing
     std::lock_guard<std::mutex> lock(mutex_);
     live_.emplace(ptr, size);
@@ -93,7 +93,7 @@ class CPUBlockCache final : public c10::Allocator {
     if (ptr == nullptr) return;
     std::unique_lock<std::mutex> lock(mutex_);
     auto live = live_.find(ptr);
-    if (live == live_.end()) {  // a small block: the default allocator's
+    if (live == live_.end()) {  // a small block freed through raw_deallocate: the default allocator's
       lock.unlock();
       fallback_deleter_(ptr);
       return;
