@@ -5,9 +5,13 @@
 // again and zeroed by the kernel (clear_page was 11 % of all samples of `hspsam bench hsp` under perf, with 7.6 M
 // page faults in 80 s). Training repeats the same shapes step after step, so freed large blocks are kept and handed
 // out again: best fit among cached blocks no more than 1/8 larger than asked. Small blocks go to the default
-// allocator unchanged. The cache holds at most `limit` bytes of free blocks; a free past that releases the largest
-// cached blocks first, and a block not reused within the next 8,192 large allocations is released. Blocks of 2 MB
-// and more are aligned to 2 MB and advised as transparent huge pages.
+// allocator unchanged. Memory: live + cached large blocks stay within 1.25x the peak of live ones (a miss that
+// would pass that first releases the least recently freed blocks), so the cache adds at most a quarter to peak
+// memory (bounded only by `limit`, the cache took `hspsam bench sam` from 2.5 GB to 6.2 GB: LiteMedSAM's freed
+// blocks sat beside SAM ViT-B's, whose own were released and paged in again). A training step's blocks come back
+// step after step, so this rarely releases anything there. The cache also holds at most `limit` bytes of free blocks (a free past that
+// releases the largest first), and a block not reused within the next 8,192 large allocations is released. Blocks
+// of 2 MB and more are aligned to 2 MB and advised as transparent huge pages.
 #include "hspsam_torch.h"
 
 #include <c10/core/Allocator.h>
@@ -17,10 +21,12 @@
 #include <sys/mman.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace {
 
@@ -68,9 +74,13 @@ class CPUBlockCache final : public c10::Allocator {
     std::lock_guard<std::mutex> lock(mutex_);
     if (++tick_ % kSweepEvery == 0) release_idle();
     auto it = free_.lower_bound(size);
-    if (it == free_.end() || it->first > size + size / 8) return nullptr;
+    if (it == free_.end() || it->first > size + size / 8) {
+      make_room(size);
+      return nullptr;
+    }
     void *ptr = it->second.ptr;
     live_.emplace(ptr, it->first);
+    live_bytes_ += it->first;
     cached_ -= it->first;
     free_.erase(it);
     return ptr;
@@ -84,6 +94,7 @@ class CPUBlockCache final : public c10::Allocator {
     if (size >= kHugePage) madvise(ptr, size, MADV_HUGEPAGE);  // advice only: failure changes nothing
     std::lock_guard<std::mutex> lock(mutex_);
     live_.emplace(ptr, size);
+    live_bytes_ += size;
     return ptr;
   }
 
@@ -100,9 +111,27 @@ class CPUBlockCache final : public c10::Allocator {
     }
     size_t size = live->second;
     live_.erase(live);
+    live_bytes_ -= size;
     free_.emplace(size, FreeBlock{ptr, tick_});
     cached_ += size;
     while (cached_ > limit_ && !free_.empty()) erase(std::prev(free_.end()));
+  }
+
+  // Before a miss allocates `size` bytes: releases the least recently freed blocks until live + cached + size is
+  // within 1.25x the peak of live bytes (this allocation included), or nothing is cached.
+  void make_room(size_t size) {
+    peak_live_ = std::max(peak_live_, live_bytes_ + size);
+    size_t allowed = peak_live_ + peak_live_ / 4;
+    if (live_bytes_ + cached_ + size <= allowed) return;
+    std::vector<std::multimap<size_t, FreeBlock>::iterator> oldest_first;
+    oldest_first.reserve(free_.size());
+    for (auto it = free_.begin(); it != free_.end(); ++it) oldest_first.push_back(it);
+    std::sort(oldest_first.begin(), oldest_first.end(),
+              [](auto a, auto b) { return a->second.freed_at < b->second.freed_at; });
+    for (auto it : oldest_first) {
+      if (live_bytes_ + cached_ + size <= allowed) break;
+      erase(it);
+    }
   }
 
   // Blocks of a shape that stopped coming back (evaluation at each image's own size, a finished phase) are
@@ -125,7 +154,9 @@ class CPUBlockCache final : public c10::Allocator {
   std::mutex mutex_;
   std::unordered_map<void *, size_t> live_;
   std::multimap<size_t, FreeBlock> free_;
-  size_t cached_ = 0;
+  size_t cached_ = 0;      // bytes in free_
+  size_t live_bytes_ = 0;  // bytes in live_
+  size_t peak_live_ = 0;   // the most live_bytes_ has been, counting a miss's block before it is allocated
   uint64_t tick_ = 0;  // large allocations so far
 };
 

@@ -3,7 +3,7 @@ import XCTest
 
 /// The CPU block cache (Sources/CTorch/cpu_block_cache.cpp) is process-wide and installed once, so every check is
 /// in one test: tensors made before it are freed by their own allocator, a freed large block is reused, values are
-/// never stale, the limit releases blocks, and oneDNN's raw allocate/deallocate (convolution) goes through it.
+/// never stale, a miss keeps live + cached blocks within 1.25x their peak, the limit releases blocks, and oneDNN's raw allocate/deallocate (convolution) goes through it.
 final class CPUBlockCacheTests: XCTestCase {
   func testLargeBlocksAreReusedWithinTheLimit() throws {
     let input = try Tensor.randn([2, 8, 64, 64])
@@ -27,6 +27,20 @@ final class CPUBlockCacheTests: XCTestCase {
       let reused = try Tensor.zeros([1 << 20])  // takes the cached block and must not see its old values
       XCTAssertEqual(Torch.cpuBlockCacheBytes, cachedAfterFree - (4 << 20), "the cached block is handed out again")
       XCTAssertEqual(try reused.abs().sum().item(), 0)
+    }
+
+    do {  // 12 x 4 MB live at once: the peak of live large blocks becomes ~48 MB; all of them are then cached
+      let blocks = try (0..<12).map { _ in try Tensor.full([1 << 20], 1) }
+      XCTAssertEqual(blocks.count, 12)
+    }
+    XCTAssertGreaterThanOrEqual(Torch.cpuBlockCacheBytes, 48 << 20)
+    do {
+      // 20 MB fits no cached block, and live + cached + 20 MB would pass 1.25x the peak of live blocks (~49 MB with
+      // `input`), so the miss first releases the oldest cached blocks: without that the cache would hold ~52 MB.
+      let missed = try Tensor.zeros([5 << 20])
+      XCTAssertLessThanOrEqual(Torch.cpuBlockCacheBytes, (49 << 20) * 5 / 4 - (20 << 20),
+                               "a miss keeps live + cached within 1.25x the peak of live blocks")
+      XCTAssertEqual(try missed.abs().sum().item(), 0)
     }
 
     do { _ = try Tensor.zeros([32 << 20]) }  // 128 MB freed: over the 64 MB limit, released at once
