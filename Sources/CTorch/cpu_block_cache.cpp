@@ -5,13 +5,13 @@
 // again and zeroed by the kernel (clear_page was 11 % of all samples of `hspsam bench hsp` under perf, with 7.6 M
 // page faults in 80 s). Training repeats the same shapes step after step, so freed large blocks are kept and handed
 // out again: best fit among cached blocks no more than 1/8 larger than asked. Small blocks go to the default
-// allocator unchanged. Memory: live + cached large blocks stay within 1.25x the peak of live ones (a miss that
-// would pass that first releases the least recently freed blocks), so the cache adds at most a quarter to peak
-// memory (bounded only by `limit`, the cache took `hspsam bench sam` from 2.5 GB to 6.2 GB: LiteMedSAM's freed
-// blocks sat beside SAM ViT-B's, whose own were released and paged in again). A training step's blocks come back
-// step after step, so this rarely releases anything there. The cache also holds at most `limit` bytes of free blocks (a free past that
-// releases the largest first), and a block not reused within the next 8,192 large allocations is released. Blocks
-// of 2 MB and more are aligned to 2 MB and advised as transparent huge pages.
+// allocator unchanged. Two bounds, each kept by releasing the least recently freed blocks first: a miss may not
+// take live + cached large blocks past 1.25x the peak of live ones, so the cache adds at most a quarter to peak
+// memory (bounded only by `limit`, it took `hspsam bench sam` from 2.5 GB to 6.2 GB: LiteMedSAM's freed blocks sat
+// beside SAM ViT-B's, whose own were released at the limit and paged in again); and at most `limit` bytes are
+// cached. A training step's blocks come back step after step, so neither releases much there. A block not reused
+// within the next 8,192 large allocations is released too. Blocks of 2 MB and more are aligned to 2 MB and advised
+// as transparent huge pages.
 #include "hspsam_torch.h"
 
 #include <c10/core/Allocator.h>
@@ -20,8 +20,8 @@
 
 #include <sys/mman.h>
 
-#include <cstdlib>
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -112,24 +112,34 @@ class CPUBlockCache final : public c10::Allocator {
     size_t size = live->second;
     live_.erase(live);
     live_bytes_ -= size;
+    if (size > limit_) {  // could never be cached without emptying the cache: released at once
+      std::free(ptr);
+      return;
+    }
     free_.emplace(size, FreeBlock{ptr, tick_});
     cached_ += size;
-    while (cached_ > limit_ && !free_.empty()) erase(std::prev(free_.end()));
+    release_oldest_while([this] { return cached_ > limit_; });
   }
 
-  // Before a miss allocates `size` bytes: releases the least recently freed blocks until live + cached + size is
-  // within 1.25x the peak of live bytes (this allocation included), or nothing is cached.
+  // Before a miss allocates `size` bytes: keeps live + cached + size within 1.25x the peak of live bytes (this
+  // allocation included).
   void make_room(size_t size) {
     peak_live_ = std::max(peak_live_, live_bytes_ + size);
     size_t allowed = peak_live_ + peak_live_ / 4;
-    if (live_bytes_ + cached_ + size <= allowed) return;
+    release_oldest_while([&] { return live_bytes_ + cached_ + size > allowed; });
+  }
+
+  // Releases cached blocks, least recently freed first, while `over()` holds and any are left.
+  template <typename Over>
+  void release_oldest_while(Over over) {
+    if (!over() || free_.empty()) return;
     std::vector<std::multimap<size_t, FreeBlock>::iterator> oldest_first;
     oldest_first.reserve(free_.size());
     for (auto it = free_.begin(); it != free_.end(); ++it) oldest_first.push_back(it);
     std::sort(oldest_first.begin(), oldest_first.end(),
               [](auto a, auto b) { return a->second.freed_at < b->second.freed_at; });
     for (auto it : oldest_first) {
-      if (live_bytes_ + cached_ + size <= allowed) break;
+      if (!over()) break;
       erase(it);
     }
   }

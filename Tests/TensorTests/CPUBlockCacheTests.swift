@@ -3,7 +3,8 @@ import XCTest
 
 /// The CPU block cache (Sources/CTorch/cpu_block_cache.cpp) is process-wide and installed once, so every check is
 /// in one test: tensors made before it are freed by their own allocator, a freed large block is reused, values are
-/// never stale, a miss keeps live + cached blocks within 1.25x their peak, the limit releases blocks, and oneDNN's raw allocate/deallocate (convolution) goes through it.
+/// never stale, a miss keeps live + cached blocks within 1.25x their peak, the limit releases blocks, and oneDNN's
+/// raw allocate/deallocate (convolution) goes through it.
 final class CPUBlockCacheTests: XCTestCase {
   func testLargeBlocksAreReusedWithinTheLimit() throws {
     let input = try Tensor.randn([2, 8, 64, 64])
