@@ -137,11 +137,12 @@ class HSPSAM(nn.Module):
                                                              nn.Conv2d(8, 32, 2, 2), LayerNorm2d(32), nn.GELU(),
                                                              nn.Conv2d(32, 256, 1)) for _ in range(2)])
         self.fusion_decoder = FusionDecoder(3, k1)
-        # LoRA on every block from the first prompted one (stage s, last block) on.
+        # LoRA on every block from the first prompted one (stage s, last block) on; the blocks before it are the
+        # frozen, prompt-independent prefix hspsam caches.
         layers = self.image_encoder.layers
-        order = [(s, j) for s in range(1, 4) for j in range(len(layers[s].blocks))]
-        first = min(order.index((s, len(layers[s].blocks) - 1)) for s in self.prompted_levels)
-        for s, j in order[first:]:
+        self.order = [(s, j) for s in range(1, 4) for j in range(len(layers[s].blocks))]
+        self.first_adapted = min(self.order.index((s, len(layers[s].blocks) - 1)) for s in self.prompted_levels)
+        for s, j in self.order[self.first_adapted:]:
             qkv = layers[s].blocks[j].attn.qkv
             c = qkv.in_features
             qkv.lora_a_q, qkv.lora_b_q = nn.Linear(c, lora_rank, bias=False), nn.Linear(lora_rank, c, bias=False)
@@ -149,23 +150,42 @@ class HSPSAM(nn.Module):
             nn.init.zeros_(qkv.lora_b_q.weight)
             nn.init.zeros_(qkv.lora_b_v.weight)
 
-    def level_features(self, x):
+    def run_blocks(self, x, feats, start, stop):
+        """Blocks start..stop-1 of stages 1-3 in order; each stage's output (after its downsampling) is appended to
+        feats as a (B, C, 64, 64) map."""
+        for s, j in self.order[start:stop]:
+            layer = self.image_encoder.layers[s]
+            last = j == len(layer.blocks) - 1
+            prompted = s in self.prompted_levels and last
+            x = block_forward(layer.blocks[j], x, self.abstract_prompts[s - 1] if prompted else None)
+            if last:
+                if layer.downsample is not None:
+                    x = layer.downsample(x)
+                feats.append(x.view(x.shape[0], 64, 64, -1).permute(0, 3, 1, 2))
+        return x, feats
+
+    def stem(self, x):
         enc = self.image_encoder
-        x = enc.layers[0](enc.patch_embed(x))
-        feats = []
-        for s in range(1, 4):
-            layer = enc.layers[s]
-            for j, blk in enumerate(layer.blocks):
-                prompted = s in self.prompted_levels and j == len(layer.blocks) - 1
-                x = block_forward(blk, x, self.abstract_prompts[s - 1] if prompted else None)
-            if layer.downsample is not None:
-                x = layer.downsample(x)
-            feats.append(x.view(x.shape[0], 64, 64, -1).permute(0, 3, 1, 2))
-        return feats
+        return enc.layers[0](enc.patch_embed(x))
+
+    def encode_prefix(self, x):
+        """The frozen part up to the first adapted block: (tokens, features of the stages completed before it)."""
+        with torch.no_grad():
+            return self.run_blocks(self.stem(x), [], 0, self.first_adapted)
+
+    def encode_levels(self, prefix):
+        x, feats = prefix
+        return self.run_blocks(x, list(feats), self.first_adapted, len(self.order))[1]
+
+    def level_features(self, x):
+        return self.run_blocks(self.stem(x), [], 0, len(self.order))[1]
 
     def forward(self, x):
-        b = x.shape[0]
-        emb = [n(f) for n, f in zip(self.level_necks, self.level_features(x))]
+        return self.decode(self.level_features(x))
+
+    def decode(self, feats):
+        b = feats[0].shape[0]
+        emb = [n(f) for n, f in zip(self.level_necks, feats)]
         tok = [p(a) for p, a in zip(self.prompt_projections, self.abstract_prompts)]
         pe = self.prompt_encoder.get_dense_pe().expand(b, -1, -1, -1)
         nomask = self.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(b, -1, 64, 64)

@@ -16,6 +16,8 @@ struct HSPBench: ParsableCommand {
   @Option(help: "Intra-op threads.") var threads = 2
   @Option(parsing: .upToNextOption, help: "Levels whose prompts enter the encoder (1...3).") var promptedLevels: [Int] = [2, 3]
   @Option(help: "LoRA placement: from-first-prompt, all, prompted-only, none.") var loraBlocks = "from-first-prompt"
+  @Flag(help: "Print JSON lines instead of a table (scripts/bench.sh hsp sets it and runs the PyTorch reference beside).")
+  var json = false
 
   func run() throws {
     Torch.threadCount = threads
@@ -60,9 +62,16 @@ struct HSPBench: ParsableCommand {
     rows.append(try timer.measure("prediction, one image", flop: 0, runs: runs) {
       _ = try Torch.withNoGrad { try model(one) }
     })
-    print("hspsam bench hsp: prompted levels \(promptedLevels), LoRA \(loraBlocks), batch \(b), \(threads) threads, \(model.trainableParameters().reduce(0) { $0 + $1.tensor.count }) trained parameters")
+    let trained = model.trainableParameters().reduce(0) { $0 + $1.tensor.count }
+    let peak = peakResidentMegabytes()
+    if json {
+      for r in rows { print(r.json) }
+      print("{\"name\": \"trained parameters\", \"value\": \(trained)}")
+      print("{\"name\": \"peak RSS MB\", \"value\": \(peak)}")
+      return
+    }
+    print("hspsam bench hsp: prompted levels \(promptedLevels), LoRA \(loraBlocks), batch \(b), \(threads) threads, \(trained) trained parameters")
     for r in rows { print(r.row) }
-    print(String(format: "training images/s (whole step): %.2f; peak resident memory: %.0f MB",
-                 1 / rows[3].seconds, peakResidentMegabytes()))
+    print(String(format: "training images/s (whole step): %.2f; peak resident memory: %.0f MB", 1 / rows[3].seconds, peak))
   }
 }
