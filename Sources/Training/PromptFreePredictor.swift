@@ -13,20 +13,9 @@ public final class PromptFreePredictor {
   /// `checkpoint`: a run folder (uses best.safetensors) or a .safetensors file written by `hspsam train`;
   /// `device`: where the model runs (images go there, probabilities come back to the host).
   public init(checkpoint: String, baseCheckpoint: String, device: Device = .cpu) throws {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: checkpoint, isDirectory: &isDirectory) else {
-      throw TrainingError("--checkpoint \(checkpoint): no such file or folder")
-    }
-    let path = isDirectory.boolValue ? URL(fileURLWithPath: checkpoint).appendingPathComponent("best.safetensors").path : checkpoint
-    guard path.hasSuffix(".safetensors") else {
-      throw TrainingError("\(path): not an hspsam checkpoint (expected a run folder or a .safetensors file from hspsam train)")
-    }
+    let path = try RunCheckpoint.resolve(checkpoint, option: "--checkpoint")
     let (metadata, tensors, _) = try RunCheckpoint.read(path)
-    let baseBytes = (try? FileManager.default.attributesOfItem(atPath: baseCheckpoint)[.size] as? Int) ?? -1
-    guard baseBytes == metadata.baseCheckpointBytes else {
-      throw TrainingError("\(path) was trained on \(metadata.baseCheckpoint) (\(metadata.baseCheckpointBytes) bytes); " +
-                          "\(baseCheckpoint) differs (\(baseBytes) bytes)")
-    }
+    try RunCheckpoint.checkBase(metadata, of: path, against: baseCheckpoint)
     let base = try metadata.config.loadBase(checkpoint: baseCheckpoint)
     model = try HSPSAM(config: metadata.config.model, base: base)
     try RunCheckpoint.restore(tensors, into: model, source: path)

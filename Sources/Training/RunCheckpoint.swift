@@ -18,6 +18,8 @@ public enum RunCheckpoint {
     /// The base checkpoint's file name and size: a checkpoint for other base weights is refused.
     public var baseCheckpoint: String
     public var baseCheckpointBytes: Int
+    /// The checkpoint a fine-tuning run started from (`hspsam train --init`), by file path as given.
+    public var initializedFrom: String? = nil
   }
 
   public static func save(model: HSPSAM, optimizer: (any Optimizer)?, metadata: Metadata, to path: String) throws {
@@ -50,6 +52,28 @@ public enum RunCheckpoint {
       if name.hasPrefix(optimizerPrefix) { optimizer[String(name.dropFirst(optimizerPrefix.count))] = tensor }
     }
     return (metadata, model, optimizer)
+  }
+
+  /// The checkpoint file an option names: a run folder means its best.safetensors. Errors name the option.
+  public static func resolve(_ checkpoint: String, option: String) throws -> String {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: checkpoint, isDirectory: &isDirectory) else {
+      throw TrainingError("\(option) \(checkpoint): no such file or folder")
+    }
+    let path = isDirectory.boolValue ? URL(fileURLWithPath: checkpoint).appendingPathComponent("best.safetensors").path : checkpoint
+    guard path.hasSuffix(".safetensors") else {
+      throw TrainingError("\(path): not an hspsam checkpoint (expected a run folder or a .safetensors file from hspsam train)")
+    }
+    return path
+  }
+
+  /// Refuses a checkpoint trained on other base weights than `baseCheckpoint` (compared by size).
+  public static func checkBase(_ metadata: Metadata, of path: String, against baseCheckpoint: String) throws {
+    let baseBytes = (try? FileManager.default.attributesOfItem(atPath: baseCheckpoint)[.size] as? Int) ?? -1
+    guard baseBytes == metadata.baseCheckpointBytes else {
+      throw TrainingError("\(path) was trained on \(metadata.baseCheckpoint) (\(metadata.baseCheckpointBytes) bytes); " +
+                          "\(baseCheckpoint) differs (\(baseBytes) bytes)")
+    }
   }
 
   /// Loads trained tensors into `model`: every trainable parameter must be present with its shape.

@@ -33,6 +33,8 @@ public final class Trainer {
     public var output: String
     public var baseCheckpoint: String
     public var resume = false
+    /// A trained checkpoint (run folder or file) whose weights start this run; fresh optimiser and schedule.
+    public var initialWeights: String?
     /// Stop after this many optimiser steps (benchmarks and tests); nil runs the schedule.
     public var maxSteps: Int?
     public var quiet = false
@@ -94,6 +96,17 @@ public final class Trainer {
         throw TrainingError("--resume: \(configPath) differs from the configuration the run was started with")
       }
     }
+    var initial: (path: String, tensors: [String: Tensor])?
+    if let weights = options.initialWeights {
+      guard !options.resume else { throw TrainingError("--init and --resume together: a resumed run continues from its own last.safetensors") }
+      let path = try RunCheckpoint.resolve(weights, option: "--init")
+      let (metadata, tensors, _) = try RunCheckpoint.read(path)
+      try RunCheckpoint.checkBase(metadata, of: path, against: options.baseCheckpoint)
+      guard metadata.config.model == config.model else {
+        throw TrainingError("--init \(path): its \"model\" configuration differs from this run's (omit --config to take the checkpoint's own)")
+      }
+      initial = (path, tensors)
+    }
     // Data: each dataset's training split minus its own seeded validation split.
     guard !options.datasets.isEmpty else { throw TrainingError("no --data given") }
     var parts: [(name: String, train: SegmentationDataset, validation: SegmentationDataset, source: DataSource)] = []
@@ -116,6 +129,10 @@ public final class Trainer {
     let model = try HSPSAM(config: config.model, base: base)
     try model.to(options.device)
     let baseBytes = (try fm.attributesOfItem(atPath: options.baseCheckpoint)[.size] as? Int) ?? 0
+    if let initial {
+      try RunCheckpoint.restore(initial.tensors, into: model, source: initial.path)
+      say("starting from the weights of \(initial.path)")
+    }
 
     let transform = SampleTransform(size: config.inputSize, geometry: config.resize, normalization: config.inputNormalization,
                                     augmentation: config.augmentation)
@@ -179,7 +196,8 @@ public final class Trainer {
     defer { signal(SIGINT, previousHandler) }
     var metadata = RunCheckpoint.Metadata(epoch: firstEpoch, step: step, bestValidationDice: bestDice, validationDice: nil,
                                           config: config, baseCheckpoint: URL(fileURLWithPath: options.baseCheckpoint).lastPathComponent,
-                                          baseCheckpointBytes: baseBytes)
+                                          baseCheckpointBytes: baseBytes,
+                                          initializedFrom: initial?.path ?? resumeState?.metadata.initializedFrom)
     var history: [ProgressPlot.Point] = readHistory(logURL)
     let trainStart = Date()
     var imagesSeen = 0

@@ -31,6 +31,23 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertNotEqual(again.status, 0)
     XCTAssertTrue(again.stderr.contains("already holds a run"), again.stderr)
 
+    // --init without --config takes the checkpoint's own configuration (promptsPerLevel 1 here); with another
+    // "model" section it is refused before anything is written; with --resume it is refused.
+    let tuned = folder.appendingPathComponent("tuned").path
+    let fineTuned = try runHSPSAM(["train", "--init", run, "--data", data.path, "--out", tuned, "--max-steps", "1",
+                                   "--val-fraction", "0.3"], environment: cache)
+    XCTAssertEqual(fineTuned.status, 0, fineTuned.stderr)
+    XCTAssertTrue(fineTuned.stderr.contains("starting from the weights of \(run)/best.safetensors"), fineTuned.stderr)
+    XCTAssertTrue(try String(contentsOfFile: tuned + "/config.json", encoding: .utf8).contains(#""promptsPerLevel" : 1"#))
+    let otherModel = try runHSPSAM(["train", "--init", run, "--config", #"{"model": {"promptsPerLevel": 2}}"#, "--data", data.path,
+                                    "--out", folder.appendingPathComponent("other").path, "--max-steps", "1"], environment: cache)
+    XCTAssertNotEqual(otherModel.status, 0)
+    XCTAssertTrue(otherModel.stderr.contains("configuration differs"), otherModel.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("other").path))
+    let both = try runHSPSAM(["train", "--init", run, "--resume", "--data", data.path, "--out", tuned], environment: cache)
+    XCTAssertNotEqual(both.status, 0)
+    XCTAssertTrue(both.stderr.contains("--init and --resume together"), both.stderr)
+
     let output = folder.appendingPathComponent("pred").path
     let predicted = try runHSPSAM(["predict", "--checkpoint", run, data.appendingPathComponent("images").path,
                                    "--output", output, "--overlay", "--prob"])

@@ -82,6 +82,46 @@ final class TrainerTests: XCTestCase {
     XCTAssertTrue(plot.samples.contains { $0 < 100 }, "something is drawn")
   }
 
+  /// `--init`: a run starts from another run's trained tensors (fresh optimiser and schedule). At a learning rate
+  /// of 1e-12 one step leaves them where they started, so the new run's weights equal the source's (atol 1e-6),
+  /// while the source's differ from a fresh start (by more than 1e-4 somewhere, so the check can fail).
+  func testInitStartsFromAnotherRunsWeights() throws {
+    _ = try Trainer(config: config, options: options("source", maxSteps: 2)).run()
+    let sourcePath = folder.appendingPathComponent("source/last.safetensors").path
+    var still = config
+    still.learningRate = 1e-12
+    var tuned = options("tuned", maxSteps: 1)
+    tuned.initialWeights = sourcePath
+    _ = try Trainer(config: still, options: tuned).run()
+    _ = try Trainer(config: still, options: options("fresh", maxSteps: 1)).run()
+    let source = try RunCheckpoint.read(sourcePath)
+    let started = try RunCheckpoint.read(folder.appendingPathComponent("tuned/last.safetensors").path)
+    let fresh = try RunCheckpoint.read(folder.appendingPathComponent("fresh/last.safetensors").path)
+    XCTAssertEqual(started.metadata.initializedFrom, sourcePath)
+    XCTAssertEqual(started.metadata.step, 1, "a fresh schedule: step counting restarts")
+    var moved = 0.0
+    for (name, tensor) in source.model {
+      assertAllClose(try XCTUnwrap(started.model[name]), tensor, atol: 1e-6, "\(name) starts from the source")
+      moved = Swift.max(moved, try (tensor - XCTUnwrap(fresh.model[name])).abs().max().item())
+    }
+    XCTAssertGreaterThan(moved, 1e-4, "two steps of training moved the source away from a fresh start")
+
+    var other = config
+    other.model.promptsPerLevel = 3
+    var mismatched = options("mismatched", maxSteps: 1)
+    mismatched.initialWeights = folder.appendingPathComponent("source").path  // a run folder: its best.safetensors
+    XCTAssertThrowsError(try Trainer(config: other, options: mismatched).run()) {
+      XCTAssertTrue($0.localizedDescription.contains("source/best.safetensors: its \"model\" configuration differs"), $0.localizedDescription)
+    }
+    XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("mismatched").path), "nothing written")
+    var missing = options("missing", maxSteps: 1)
+    missing.initialWeights = folder.appendingPathComponent("nothing.safetensors").path
+    XCTAssertThrowsError(try Trainer(config: config, options: missing).run()) {
+      XCTAssertTrue($0.localizedDescription.hasPrefix("--init "), $0.localizedDescription)
+      XCTAssertTrue($0.localizedDescription.hasSuffix("nothing.safetensors: no such file or folder"), $0.localizedDescription)
+    }
+  }
+
   func testBadConfigsAndData() throws {
     XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"epochs": 3, "learningrate": 0.1}"#.utf8), source: "c.json")) {
       XCTAssertEqual($0.localizedDescription, "c.json: unknown key 'learningrate'")

@@ -26,6 +26,10 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Fraction of the training samples held out for validation.") var valFraction = 0.1
   @Option(help: "Run folder.") var out: String
   @Flag(help: "Continue the run in --out from last.safetensors.") var resume = false
+  @Option(name: .customLong("init"), help: ArgumentHelp(
+    "Start from a trained checkpoint's weights (run folder or .safetensors), with a fresh optimiser and schedule.",
+    discussion: "Fine-tuning, e.g. the shipped model on a new centre's images. Without --config the checkpoint's own training configuration is used; with --config its \"model\" section must equal the checkpoint's. Keep the checkpoint's --seed and --split on its own data, or its training images may land in this run's validation split."))
+  var initFrom: String?
   @Option(help: "Override the configuration's seed.") var seed: UInt64?
   @Option(help: "Override the configuration's epochs.") var epochs: Int?
   @Option(help: "Stop after this many optimiser steps (for benchmarks).") var maxSteps: Int?
@@ -43,6 +47,7 @@ struct TrainCommand: ParsableCommand {
     guard (0..<1).contains(valFraction) else { throw ValidationError("--val-fraction must be in [0, 1)") }
     if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
     if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
+    if resume && initFrom != nil { throw ValidationError("--init and --resume together: a resumed run continues from its own last.safetensors") }
   }
 
   func run() throws {
@@ -56,6 +61,8 @@ struct TrainCommand: ParsableCommand {
       settings = try TrainingConfig.decode(layers: layers)
     } else if resume, let saved = FileManager.default.contents(atPath: URL(fileURLWithPath: out).appendingPathComponent("config.json").path) {
       settings = try TrainingConfig.decode(saved, source: out + "/config.json")
+    } else if let initFrom {
+      settings = try RunCheckpoint.read(RunCheckpoint.resolve(initFrom, option: "--init")).metadata.config
     }
     if let seed { settings.seed = seed }
     if let epochs { settings.epochs = epochs }
@@ -81,6 +88,7 @@ struct TrainCommand: ParsableCommand {
     options.split = split
     options.validationFraction = valFraction
     options.resume = resume
+    options.initialWeights = initFrom
     options.maxSteps = maxSteps
     options.device = try deviceOptions.resolve()
     let summary = try Trainer(config: settings, options: options).run()
