@@ -9,6 +9,9 @@ public final class PromptFreePredictor {
   public let model: HSPSAM
   public let metadata: RunCheckpoint.Metadata
   let transform: SampleTransform
+  /// Test-time augmentation: the model also sees the input flipped horizontally, vertically and both (one batch of
+  /// four), and the four logit maps, flipped back, are averaged before the resize and softmax. 4x the compute.
+  public var flipTTA = false
 
   /// `checkpoint`: a run folder (uses best.safetensors) or a .safetensors file written by `hspsam train`;
   /// `device`: where the model runs (images go there, probabilities come back to the host).
@@ -33,13 +36,24 @@ public final class PromptFreePredictor {
     return try model(images).logits
   }
 
+  /// Logits of one image (1, C, S, S) averaged over it and its three flips, each flipped back.
+  static func flipAveragedLogits(model: HSPSAM, images: Tensor) throws -> Tensor {
+    let flips: [[Int]] = [[], [3], [2], [2, 3]]
+    let batch = try Tensor.cat(flips.map { $0.isEmpty ? images : try images.flip($0) }, dim: 0)
+    let logits = try Self.logits(model: model, images: batch)
+    var sum = try logits.slice(dim: 0, end: 1)
+    for (i, dims) in flips.enumerated().dropFirst() { sum = try sum + logits.slice(dim: 0, start: i, end: i + 1).flip(dims) }
+    return try sum / Double(flips.count)
+  }
+
   /// Class probabilities (K+1, H, W) at the image's size, and the class map (argmax; binary: foreground p > 0.5).
   public func predict(_ image: Image) throws -> (probabilities: Tensor, classes: [UInt8]) {
     var generator = SplitMix64(seed: 0)
     let prepared = try transform.apply(rgb: image.rgb8(), classes: [UInt8](repeating: 0, count: image.width * image.height),
                                        height: image.height, width: image.width, using: &generator)
     return try Torch.withNoGrad {
-      let logits = try Self.logits(model: model, images: prepared.image.unsqueeze(0).to(model.device))
+      let input = try prepared.image.unsqueeze(0).to(model.device)
+      let logits = flipTTA ? try Self.flipAveragedLogits(model: model, images: input) : try Self.logits(model: model, images: input)
       let (h, w) = prepared.contentSize
       let cropped = try logits.slice(dim: 2, end: h).slice(dim: 3, end: w)
       // Logits resized bilinearly to the original size, then softmax (PraNet-style: resize before the activation).

@@ -66,6 +66,11 @@ final class EvaluateCommandTests: XCTestCase {
     try FileManager.default.createDirectory(at: emptyFolder, withIntermediateDirectories: true)
     let empty = try runHSPSAM(["evaluate", "--pred", pred, "--gt", emptyFolder.path])
     XCTAssertTrue(empty.stderr.contains("--gt: no image files"), empty.stderr)
+    for arguments in [["--pred", pred, "--gt", gt, "--tta"], ["--baseline", "box-oracle", "--data", gt, "--tta"]] {
+      let refused = try runHSPSAM(["evaluate"] + arguments)
+      XCTAssertNotEqual(refused.status, 0)
+      XCTAssertTrue(refused.stderr.contains("--tta applies to a trained model's run"), refused.stderr)
+    }
   }
 
   func testPredictionOfAnotherSizeIsResized() throws {
