@@ -88,6 +88,9 @@ public final class Trainer {
     if !options.resume && fm.fileExists(atPath: lastPath) {
       throw TrainingError("\(options.output) already holds a run (last.safetensors): use --resume or another --out")
     }
+    guard !(options.resume && options.initialWeights != nil) else {
+      throw TrainingError("--init and --resume together: a resumed run continues from its own last.safetensors")
+    }
     var resumeState: (metadata: RunCheckpoint.Metadata, model: [String: Tensor], optimizer: [String: Tensor])?
     if options.resume {
       guard fm.fileExists(atPath: lastPath) else { throw TrainingError("--resume: \(lastPath) does not exist") }
@@ -98,7 +101,6 @@ public final class Trainer {
     }
     var initial: (path: String, tensors: [String: Tensor])?
     if let weights = options.initialWeights {
-      guard !options.resume else { throw TrainingError("--init and --resume together: a resumed run continues from its own last.safetensors") }
       let path = try RunCheckpoint.resolve(weights, option: "--init")
       let (metadata, tensors, _) = try RunCheckpoint.read(path)
       try RunCheckpoint.checkBase(metadata, of: path, against: options.baseCheckpoint)

@@ -47,7 +47,6 @@ struct TrainCommand: ParsableCommand {
     guard (0..<1).contains(valFraction) else { throw ValidationError("--val-fraction must be in [0, 1)") }
     if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
     if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
-    if resume && initFrom != nil { throw ValidationError("--init and --resume together: a resumed run continues from its own last.safetensors") }
   }
 
   func run() throws {
