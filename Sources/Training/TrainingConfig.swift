@@ -104,6 +104,10 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
       if let model = object["model"] as? [String: Any], let unknown = model.keys.filter({ !modelKnown.contains($0) }).sorted().first {
         throw TrainingError("\(layer.source): unknown key 'model.\(unknown)'")
       }
+      if let augmentation = object["augmentation"] as? [String: Any],
+         let unknown = augmentation.keys.filter({ Augmentation.CodingKeys(stringValue: $0) == nil }).sorted().first {
+        throw TrainingError("\(layer.source): unknown key 'augmentation.\(unknown)'")
+      }
       merged = deepMerge(merged, object)
     }
     do {
@@ -141,6 +145,17 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     try check(gradientClip > 0, "gradientClip must be > 0")
     try check(validateEvery >= 1, "validateEvery must be >= 1")
     try check((1...64).contains(cachedVariants), "cachedVariants must be 1...64")
+    let a = augmentation
+    for (name, p) in [("horizontalFlip", a.horizontalFlip), ("verticalFlip", a.verticalFlip)] {
+      try check((0...1).contains(p), "augmentation.\(name) must be a probability in [0, 1], got \(p)")
+    }
+    try check((0...180).contains(a.rotationDegrees), "augmentation.rotationDegrees must be in [0, 180], got \(a.rotationDegrees)")
+    try check(a.scaleRange.count == 2 && a.scaleRange[0] > 0 && a.scaleRange[0] <= a.scaleRange[1],
+              "augmentation.scaleRange must be [low, high] with 0 < low <= high, got \(a.scaleRange)")
+    for (name, j) in [("colourJitter", a.colourJitter), ("channelGain", a.channelGain)] {
+      try check((0..<1).contains(j), "augmentation.\(name) must be in [0, 1), got \(j)")
+    }
+    try check((0...2).contains(a.gamma), "augmentation.gamma must be in [0, 2], got \(a.gamma)")
   }
 
   /// The trained tensors that get no weight decay: none by default; with `decayNormsAndPrompts` false, the

@@ -129,6 +129,15 @@ final class TrainerTests: XCTestCase {
     XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"model": {"promptsPerLevl": 2}}"#.utf8), source: "c.json")) {
       XCTAssertEqual($0.localizedDescription, "c.json: unknown key 'model.promptsPerLevl'")
     }
+    XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"augmentation": {"channelGains": 0.2}}"#.utf8), source: "c.json")) {
+      XCTAssertEqual($0.localizedDescription, "c.json: unknown key 'augmentation.channelGains'")
+    }
+    XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"augmentation": {"channelGain": 1.5}}"#.utf8), source: "c.json")) {
+      XCTAssertEqual($0.localizedDescription, "c.json: augmentation.channelGain must be in [0, 1), got 1.5")
+    }
+    XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"augmentation": {"scaleRange": [1.2, 0.8]}}"#.utf8), source: "c.json")) {
+      XCTAssertTrue($0.localizedDescription.contains("augmentation.scaleRange must be"), $0.localizedDescription)
+    }
     XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"batchSize": 0}"#.utf8), source: "c.json")) {
       XCTAssertTrue($0.localizedDescription.contains("batchSize must be"), $0.localizedDescription)
     }

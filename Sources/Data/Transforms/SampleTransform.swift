@@ -18,7 +18,8 @@ public enum Normalization: String, Codable, Sendable {
 }
 
 /// Seeded augmentations, applied identically to image and mask. Rotation and scale use one affine warp
-/// (bilinear image, nearest mask, zeros outside).
+/// (bilinear image, nearest mask, zeros outside). Colour changes act on the resized 0...255 image, before
+/// normalisation.
 public struct Augmentation: Codable, Equatable, Sendable {
   public var horizontalFlip = 0.5
   public var verticalFlip = 0.5
@@ -28,10 +29,48 @@ public struct Augmentation: Codable, Equatable, Sendable {
   public var rotationDegrees = 20.0
   /// Scale uniform in this range (1...1 disables); > 1 zooms in (a random crop), < 1 zooms out.
   public var scaleRange: [Double] = [1, 1]
-  /// Brightness / contrast / saturation factors uniform in [1 - j, 1 + j].
+  /// Brightness / contrast / saturation factors uniform in [1 - j, 1 + j]. Per-image min-max normalisation
+  /// (LiteMedSAM's) undoes most of brightness and contrast; `channelGain` and `gamma` survive it.
   public var colourJitter = 0.0
+  /// Red, green and blue each scaled by its own factor uniform in [1 - g, 1 + g]: another endoscope's white
+  /// balance. Min-max normalisation is over all channels together, so the colour shift stays.
+  public var channelGain = 0.0
+  /// Intensities 255 * (x / 255)^gamma with ln(gamma) uniform in [-g, g]: another camera's tone curve.
+  public var gamma = 0.0
 
   public init() {}
+
+  public enum CodingKeys: String, CodingKey {
+    case horizontalFlip, verticalFlip, rotate90, rotationDegrees, scaleRange, colourJitter, channelGain, gamma
+  }
+
+  /// Missing keys take their defaults (configurations saved before a key existed).
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let d = Augmentation()
+    horizontalFlip = try c.decodeIfPresent(Double.self, forKey: .horizontalFlip) ?? d.horizontalFlip
+    verticalFlip = try c.decodeIfPresent(Double.self, forKey: .verticalFlip) ?? d.verticalFlip
+    rotate90 = try c.decodeIfPresent(Bool.self, forKey: .rotate90) ?? d.rotate90
+    rotationDegrees = try c.decodeIfPresent(Double.self, forKey: .rotationDegrees) ?? d.rotationDegrees
+    scaleRange = try c.decodeIfPresent([Double].self, forKey: .scaleRange) ?? d.scaleRange
+    colourJitter = try c.decodeIfPresent(Double.self, forKey: .colourJitter) ?? d.colourJitter
+    channelGain = try c.decodeIfPresent(Double.self, forKey: .channelGain) ?? d.channelGain
+    gamma = try c.decodeIfPresent(Double.self, forKey: .gamma) ?? d.gamma
+  }
+
+  /// `channelGain` and `gamma` are written only when in use, so the text of an augmentation without them (part
+  /// of the prefix cache's key) is what it was before they existed and earlier caches stay valid.
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(horizontalFlip, forKey: .horizontalFlip)
+    try c.encode(verticalFlip, forKey: .verticalFlip)
+    try c.encode(rotate90, forKey: .rotate90)
+    try c.encode(rotationDegrees, forKey: .rotationDegrees)
+    try c.encode(scaleRange, forKey: .scaleRange)
+    try c.encode(colourJitter, forKey: .colourJitter)
+    if channelGain != 0 { try c.encode(channelGain, forKey: .channelGain) }
+    if gamma != 0 { try c.encode(gamma, forKey: .gamma) }
+  }
   public static let none: Augmentation = {
     var a = Augmentation()
     a.horizontalFlip = 0
@@ -86,6 +125,14 @@ public struct SampleTransform: Sendable {
     var mask = try Tensor(classes, shape: [1, 1, height, width]).to(.float32).interpolate(size: (h, w), mode: .nearest)
     if let jitter = augmentation?.colourJitter, jitter > 0 {
       image = try jitterColour(image, amount: jitter, using: &generator)
+    }
+    if let gain = augmentation?.channelGain, gain > 0 {
+      let factors = (0..<3).map { _ in Float(Double.random(in: (1 - gain)...(1 + gain), using: &generator)) }
+      image = try (image * Tensor(factors, shape: [1, 3, 1, 1])).clamp(min: 0, max: 255)
+    }
+    if let range = augmentation?.gamma, range > 0 {
+      let exponent = Foundation.exp(Double.random(in: -range...range, using: &generator))
+      image = try (image / 255).pow(exponent) * 255
     }
     image = try normalise(image)
     image = try image.pad([0, size - w, 0, size - h])

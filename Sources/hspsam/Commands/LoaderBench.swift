@@ -25,6 +25,8 @@ struct LoaderBench: ParsableCommand {
       var augmentation = Augmentation()
       augmentation.scaleRange = [0.75, 1.25]
       augmentation.colourJitter = 0.1
+      augmentation.channelGain = 0.2
+      augmentation.gamma = 0.4
       let loader = DataLoader(dataset: dataset, transform: SampleTransform(size: size, augmentation: augmentation),
                               batchSize: batchSize, shuffle: true, seed: 1)
       let start = DispatchTime.now().uptimeNanoseconds
