@@ -18,6 +18,7 @@
 #include <c10/core/CPUAllocator.h>
 #include <c10/util/Exception.h>
 
+#include <malloc.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -179,6 +180,10 @@ CPUBlockCache *CPUBlockCache::instance = nullptr;
 int hst_enable_cpu_block_cache(int64_t limit_bytes) {
   static std::once_flag once;
   std::call_once(once, [limit_bytes] {
+    // glibc raises its mmap threshold after each large free, so this cache's blocks would later come from the heap,
+    // between long-lived tensors, and freed ones could not be returned; fixed at kSmallBlock, every block the cache
+    // allocates is its own mapping (see enableCPUBlockCache). A threshold set by the user's environment is kept.
+    if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, static_cast<int>(kSmallBlock));
     CPUBlockCache::instance = new CPUBlockCache(c10::GetDefaultCPUAllocator(), static_cast<size_t>(limit_bytes));
     c10::SetCPUAllocator(CPUBlockCache::instance, 1);
   });
