@@ -56,9 +56,7 @@ public enum Torch {
   ///
   /// It also fixes glibc's mmap threshold at 256 KB (unless `MALLOC_MMAP_THRESHOLD_` sets it): glibc otherwise
   /// raises the threshold after each large free, so the cache's blocks land on the heap among long-lived tensors
-  /// and freed ones are never returned. Caching the HSP-SAM prefix of 100 ClinicDB images x 2 copies (484 MB of
-  /// float16) peaked at 3.6 GB RSS with the moving threshold and 2.4 GB with it fixed; all 1,980 copies of
-  /// ClinicDB's train split went past 24 GB after 1,885 of them.
+  /// and freed ones are never returned (the README's "CPU block cache" has the prefix-cache memory it saved).
   public static func enableCPUBlockCache(limitBytes: Int) {
     _ = hst_enable_cpu_block_cache(Int64(limitBytes))
   }

@@ -86,8 +86,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// Decodes several JSON objects, each merged key by key over the ones before it (and all over the defaults):
   /// `--config base.json --config '{"model": {...}}'`. Unknown keys are rejected naming the layer they are in.
   public static func decode(layers: [(data: Data, source: String)]) throws -> TrainingConfig {
-    let known = Set(CodingKeys.allCases.map(\.stringValue))
-    let modelKnown = Set(HSPSAMConfig.CodingKeys.allCases.map(\.stringValue))
+    // The keys each level may hold: the top level, and the two nested sections.
+    let sections: [(prefix: String, path: String?, known: Set<String>)] = [
+      ("", nil, Set(CodingKeys.allCases.map(\.stringValue))),
+      ("model.", "model", Set(HSPSAMConfig.CodingKeys.allCases.map(\.stringValue))),
+      ("augmentation.", "augmentation", Set(Augmentation.CodingKeys.allCases.map(\.stringValue))),
+    ]
     let source = layers.map(\.source).joined(separator: " + ")
     // Missing keys take their defaults: the user's JSON is merged over the default configuration's.
     var merged: [String: Any]
@@ -98,15 +102,11 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
       guard let object = try? JSONSerialization.jsonObject(with: layer.data) as? [String: Any] else {
         throw TrainingError("\(layer.source): not a JSON object")
       }
-      if let unknown = object.keys.filter({ !known.contains($0) }).sorted().first {
-        throw TrainingError("\(layer.source): unknown key '\(unknown)'")
-      }
-      if let model = object["model"] as? [String: Any], let unknown = model.keys.filter({ !modelKnown.contains($0) }).sorted().first {
-        throw TrainingError("\(layer.source): unknown key 'model.\(unknown)'")
-      }
-      if let augmentation = object["augmentation"] as? [String: Any],
-         let unknown = augmentation.keys.filter({ Augmentation.CodingKeys(stringValue: $0) == nil }).sorted().first {
-        throw TrainingError("\(layer.source): unknown key 'augmentation.\(unknown)'")
+      for section in sections {
+        let keys: [String: Any]? = if let path = section.path { object[path] as? [String: Any] } else { object }
+        if let unknown = (keys ?? [:]).keys.filter({ !section.known.contains($0) }).sorted().first {
+          throw TrainingError("\(layer.source): unknown key '\(section.prefix)\(unknown)'")
+        }
       }
       merged = deepMerge(merged, object)
     }

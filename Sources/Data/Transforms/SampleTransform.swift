@@ -40,7 +40,7 @@ public struct Augmentation: Codable, Equatable, Sendable {
 
   public init() {}
 
-  public enum CodingKeys: String, CodingKey {
+  public enum CodingKeys: String, CodingKey, CaseIterable {
     case horizontalFlip, verticalFlip, rotate90, rotationDegrees, scaleRange, colourJitter, channelGain, gamma
   }
 
@@ -48,14 +48,14 @@ public struct Augmentation: Codable, Equatable, Sendable {
   public init(from decoder: Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     let d = Augmentation()
-    horizontalFlip = try c.decodeIfPresent(Double.self, forKey: .horizontalFlip) ?? d.horizontalFlip
-    verticalFlip = try c.decodeIfPresent(Double.self, forKey: .verticalFlip) ?? d.verticalFlip
-    rotate90 = try c.decodeIfPresent(Bool.self, forKey: .rotate90) ?? d.rotate90
-    rotationDegrees = try c.decodeIfPresent(Double.self, forKey: .rotationDegrees) ?? d.rotationDegrees
-    scaleRange = try c.decodeIfPresent([Double].self, forKey: .scaleRange) ?? d.scaleRange
-    colourJitter = try c.decodeIfPresent(Double.self, forKey: .colourJitter) ?? d.colourJitter
-    channelGain = try c.decodeIfPresent(Double.self, forKey: .channelGain) ?? d.channelGain
-    gamma = try c.decodeIfPresent(Double.self, forKey: .gamma) ?? d.gamma
+    horizontalFlip = try c.decode(.horizontalFlip, default: d.horizontalFlip)
+    verticalFlip = try c.decode(.verticalFlip, default: d.verticalFlip)
+    rotate90 = try c.decode(.rotate90, default: d.rotate90)
+    rotationDegrees = try c.decode(.rotationDegrees, default: d.rotationDegrees)
+    scaleRange = try c.decode(.scaleRange, default: d.scaleRange)
+    colourJitter = try c.decode(.colourJitter, default: d.colourJitter)
+    channelGain = try c.decode(.channelGain, default: d.channelGain)
+    gamma = try c.decode(.gamma, default: d.gamma)
   }
 
   /// `channelGain` and `gamma` are written only when in use, so the text of an augmentation without them (part
@@ -123,17 +123,7 @@ public struct SampleTransform: Sendable {
     var image = try Tensor(rgb, shape: [height, width, 3]).permute([2, 0, 1]).unsqueeze(0).to(.float32)
     image = try areaResize(image, to: (h, w)).clamp(min: 0, max: 255)
     var mask = try Tensor(classes, shape: [1, 1, height, width]).to(.float32).interpolate(size: (h, w), mode: .nearest)
-    if let jitter = augmentation?.colourJitter, jitter > 0 {
-      image = try jitterColour(image, amount: jitter, using: &generator)
-    }
-    if let gain = augmentation?.channelGain, gain > 0 {
-      let factors = (0..<3).map { _ in Float(Double.random(in: (1 - gain)...(1 + gain), using: &generator)) }
-      image = try (image * Tensor(factors, shape: [1, 3, 1, 1])).clamp(min: 0, max: 255)
-    }
-    if let range = augmentation?.gamma, range > 0 {
-      let exponent = Foundation.exp(Double.random(in: -range...range, using: &generator))
-      image = try (image / 255).pow(exponent) * 255
-    }
+    if let augmentation { image = try recolour(image, augmentation, using: &generator) }
     image = try normalise(image)
     image = try image.pad([0, size - w, 0, size - h])
     mask = try mask.pad([0, size - w, 0, size - h])
@@ -154,16 +144,30 @@ public struct SampleTransform: Sendable {
     }
   }
 
-  func jitterColour<G: RandomNumberGenerator>(_ image: Tensor, amount: Double, using g: inout G) throws -> Tensor {
-    let brightness = Double.random(in: (1 - amount)...(1 + amount), using: &g)
-    let contrast = Double.random(in: (1 - amount)...(1 + amount), using: &g)
-    let saturation = Double.random(in: (1 - amount)...(1 + amount), using: &g)
-    var x = try image * brightness
-    let grey = try x.mean(dims: [1], keepDim: true)
-    x = try (x - grey) * saturation + grey
-    let mean = try x.mean()
-    x = try (x - mean) * contrast + mean
-    return try x.clamp(min: 0, max: 255)
+  /// The colour changes on a 0...255 image, in a fixed order; one that is off draws no random number, so turning
+  /// one on leaves the others' draws (and earlier runs) as they were.
+  func recolour<G: RandomNumberGenerator>(_ image: Tensor, _ a: Augmentation, using g: inout G) throws -> Tensor {
+    var x = image
+    if a.colourJitter > 0 {
+      let j = a.colourJitter
+      let brightness = Double.random(in: (1 - j)...(1 + j), using: &g)
+      let contrast = Double.random(in: (1 - j)...(1 + j), using: &g)
+      let saturation = Double.random(in: (1 - j)...(1 + j), using: &g)
+      x = try x * brightness
+      let grey = try x.mean(dims: [1], keepDim: true)
+      x = try (x - grey) * saturation + grey
+      let mean = try x.mean()
+      x = try ((x - mean) * contrast + mean).clamp(min: 0, max: 255)
+    }
+    if a.channelGain > 0 {
+      let gains = (0..<3).map { _ in Float(Double.random(in: (1 - a.channelGain)...(1 + a.channelGain), using: &g)) }
+      x = try (x * Tensor(gains, shape: [1, 3, 1, 1])).clamp(min: 0, max: 255)
+    }
+    if a.gamma > 0 {
+      let exponent = Foundation.exp(Double.random(in: -a.gamma...a.gamma, using: &g))
+      x = try (x / 255).pow(exponent) * 255
+    }
+    return x
   }
 
   func augment<G: RandomNumberGenerator>(_ image: Tensor, _ mask: Tensor, _ a: Augmentation,

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// The model switches of HSP-SAM (../shared/notes/hsp-sam.md section 3.13). JSON keys equal the property names;
 /// unknown keys and impossible values are errors (`validate()`).
@@ -125,13 +126,6 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
     for (name, value) in [("neckInit", neckInit), ("levelDecoderInit", levelDecoderInit), ("fusionInit", fusionInit)] {
       guard ["pretrained", "random"].contains(value) else { throw fail("\(name) must be pretrained or random, got \(value)") }
     }
-  }
-}
-
-extension KeyedDecodingContainer {
-  /// The value under `key`, or `fallback` when the key is absent (configurations saved before a key existed).
-  public func decode<T: Decodable>(_ key: Key, default fallback: T) throws -> T {
-    try decodeIfPresent(T.self, forKey: key) ?? fallback
   }
 }
 
