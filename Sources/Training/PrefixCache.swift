@@ -13,7 +13,9 @@ struct CachedExample {
 /// The frozen, prompt-independent encoder prefix of every training image and augmentation copy, computed once
 /// (batched, no grad) and kept in memory as float16 (note 3.14). Copy 0 of each image is un-augmented.
 /// With a `folder`, each copy is also stored as `<stem>_v<copy>.safetensors` under a key of everything it depends
-/// on (base weights, adapted block, input transform, augmentation, seed), so later runs and ablations reuse it.
+/// on (base weights, adapted block, input transform, seed), so later runs and ablations reuse it. The augmented
+/// copies' key (`augmentedKey`) adds the augmentation; copy 0's (`key`) does not, so runs that differ only in
+/// augmentation share their plain copies and the validation images.
 final class PrefixCache {
   private(set) var examples: [[CachedExample]] = []  // [sample][variant]
 
@@ -25,14 +27,19 @@ final class PrefixCache {
   }
 
   init(model: HSPSAM, dataset: SegmentationDataset, transform: SampleTransform, variants: Int, seed: UInt64,
-       batchSize: Int, folder: URL?, key: String, progress: (Int, Int) -> Void) throws {
+       batchSize: Int, folder: URL?, key: String, augmentedKey: String, progress: (Int, Int) -> Void) throws {
     let plain = SampleTransform(size: transform.size, geometry: transform.geometry, normalization: transform.normalization)
     let total = dataset.samples.count * variants
     var done = 0
     var slots = [[CachedExample?]](repeating: Array(repeating: nil, count: variants), count: dataset.samples.count)
-    let store = folder?.appendingPathComponent(String(format: "%016llx", stableHash(key)))
-    if let store { try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true) }
-    func file(_ stem: String, _ variant: Int) -> String? { store?.appendingPathComponent("\(stem)_v\(variant).safetensors").path }
+    // Copy 0's folder, then (with augmented copies) theirs.
+    let stores = folder.map { folder in
+      [key, augmentedKey].prefix(Swift.min(variants, 2)).map { folder.appendingPathComponent(String(format: "%016llx", stableHash($0))) }
+    } ?? []
+    for store in stores { try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true) }
+    func file(_ stem: String, _ variant: Int) -> String? {
+      stores.isEmpty ? nil : stores[Swift.min(variant, 1)].appendingPathComponent("\(stem)_v\(variant).safetensors").path
+    }
     for variant in 0..<variants {
       var missing: [Int] = []
       for (i, sample) in dataset.samples.enumerated() {

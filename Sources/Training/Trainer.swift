@@ -148,18 +148,23 @@ public final class Trainer {
     for part in parts {
       say("caching the frozen encoder prefix of \(part.name): \(part.train.samples.count) images x \(config.cachedVariants) copies, " +
           "\(part.validation.samples.count) validation images")
-      let cacheKey = "base=\(baseBytes) start=\(model.adaptedStart) backbone=\(config.model.backbone.rawValue) " +
-        "levels=\(config.model.decodedLevels) size=\(config.inputSize) norm=\(config.inputNormalization.rawValue) " +
-        "seed=\(config.seed) aug=\(augmentationJSON) data=\(URL(fileURLWithPath: part.source.folder).standardizedFileURL.path)" +
-        (config.resize == .longestSidePad ? "" : " resize=\(config.resize.rawValue)")  // default: keys of earlier caches
+      func cacheKey(augmentation: String) -> String {
+        "base=\(baseBytes) start=\(model.adaptedStart) backbone=\(config.model.backbone.rawValue) " +
+          "levels=\(config.model.decodedLevels) size=\(config.inputSize) norm=\(config.inputNormalization.rawValue) " +
+          "seed=\(config.seed) \(augmentation)data=\(URL(fileURLWithPath: part.source.folder).standardizedFileURL.path)" +
+          (config.resize == .longestSidePad ? "" : " resize=\(config.resize.rawValue)")  // default: keys of earlier caches
+      }
+      // The augmented copies keep the key text of earlier caches; the plain copies drop the augmentation from it.
+      let plainKey = cacheKey(augmentation: ""), augmentedKey = cacheKey(augmentation: "aug=\(augmentationJSON) ")
       trainCaches.append(try PrefixCache(model: model, dataset: part.train, transform: transform, variants: config.cachedVariants,
-                                         seed: config.seed, batchSize: 8, folder: options.cacheFolder, key: cacheKey) { done, total in
+                                         seed: config.seed, batchSize: 8, folder: options.cacheFolder, key: plainKey,
+                                         augmentedKey: augmentedKey) { done, total in
         if !self.options.quiet { FileHandle.standardError.write(Data("\r  prefix \(done)/\(total)".utf8)) }
       })
       if !part.validation.samples.isEmpty {
         validationCaches.append((part.name, try PrefixCache(
           model: model, dataset: part.validation, transform: transform, variants: 1, seed: config.seed, batchSize: 8,
-          folder: options.cacheFolder, key: cacheKey) { _, _ in }, part.validation.samples.count))
+          folder: options.cacheFolder, key: plainKey, augmentedKey: augmentedKey) { _, _ in }, part.validation.samples.count))
       }
       say("")
     }

@@ -82,6 +82,26 @@ final class TrainerTests: XCTestCase {
     XCTAssertTrue(plot.samples.contains { $0 < 100 }, "something is drawn")
   }
 
+  /// Copy 0 and the validation images are un-augmented, so two runs that differ only in augmentation share them:
+  /// the second computes just its 4 augmented copies (13 files in all; 18 if each run kept its own plain copies).
+  func testPlainCopiesAreSharedAcrossAugmentations() throws {
+    var first = config
+    first.cachedVariants = 2
+    _ = try Trainer(config: first, options: options("first", maxSteps: 1)).run()
+    var second = first
+    second.augmentation.gamma = 0.3
+    _ = try Trainer(config: second, options: options("second", maxSteps: 1)).run()
+    let cache = folder.appendingPathComponent("cache")
+    var files: [String: [String]] = [:]
+    for path in try FileManager.default.subpathsOfDirectory(atPath: cache.path) where path.hasSuffix(".safetensors") {
+      let parts = path.split(separator: "/")
+      files[String(parts[0]), default: []].append(String(parts[1]))
+    }
+    let counts = files.values.map { ($0.filter { $0.hasSuffix("_v0.safetensors") }.count, $0.count) }.sorted { $0.1 < $1.1 }
+    XCTAssertEqual(counts.map(\.0), [0, 0, 5], "one folder of plain copies (4 training + 1 validation): \(files)")
+    XCTAssertEqual(counts.map(\.1), [4, 4, 5], "two folders of augmented copies, one per augmentation: \(files)")
+  }
+
   /// `--init`: a run starts from another run's trained tensors (fresh optimiser and schedule). At a learning rate
   /// of 1e-12 one step leaves them where they started, so the new run's weights equal the source's (atol 1e-6),
   /// while the source's differ from a fresh start (by more than 1e-4 somewhere, so the check can fail).
