@@ -13,9 +13,9 @@ struct CachedExample {
 /// The frozen, prompt-independent encoder prefix of every training image and augmentation copy, computed once
 /// (batched, no grad) and kept in memory as float16 (note 3.14). Copy 0 of each image is un-augmented.
 /// With a `folder`, each copy is also stored as `<stem>_v<copy>.safetensors` under a key of everything it depends
-/// on (base weights, adapted block, input transform, seed), so later runs and ablations reuse it. The augmented
-/// copies' key (`augmentedKey`) adds the augmentation; copy 0's (`key`) does not, so runs that differ only in
-/// augmentation share their plain copies and the validation images.
+/// on (base weights, adapted block, input transform), so later runs and ablations reuse it. The augmented copies'
+/// key (`augmentedKey`) adds the augmentation and seed; copy 0's (`key`) has neither, so runs that differ only in
+/// augmentation or seed share their plain copies and the validation images.
 final class PrefixCache {
   private(set) var examples: [[CachedExample]] = []  // [sample][variant]
 
@@ -32,13 +32,13 @@ final class PrefixCache {
     let total = dataset.samples.count * variants
     var done = 0
     var slots = [[CachedExample?]](repeating: Array(repeating: nil, count: variants), count: dataset.samples.count)
-    // Copy 0's folder, then (with augmented copies) theirs.
-    let stores = folder.map { folder in
-      [key, augmentedKey].prefix(Swift.min(variants, 2)).map { folder.appendingPathComponent(String(format: "%016llx", stableHash($0))) }
-    } ?? []
-    for store in stores { try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true) }
+    let plainStore = folder?.appendingPathComponent(String(format: "%016llx", stableHash(key)))
+    let augmentedStore = variants > 1 ? folder?.appendingPathComponent(String(format: "%016llx", stableHash(augmentedKey))) : nil
+    for store in [plainStore, augmentedStore].compactMap({ $0 }) {
+      try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true)
+    }
     func file(_ stem: String, _ variant: Int) -> String? {
-      stores.isEmpty ? nil : stores[Swift.min(variant, 1)].appendingPathComponent("\(stem)_v\(variant).safetensors").path
+      (variant == 0 ? plainStore : augmentedStore)?.appendingPathComponent("\(stem)_v\(variant).safetensors").path
     }
     for variant in 0..<variants {
       var missing: [Int] = []

@@ -148,14 +148,15 @@ public final class Trainer {
     for part in parts {
       say("caching the frozen encoder prefix of \(part.name): \(part.train.samples.count) images x \(config.cachedVariants) copies, " +
           "\(part.validation.samples.count) validation images")
-      func cacheKey(augmentation: String) -> String {
+      func cacheKey(random: String) -> String {
         "base=\(baseBytes) start=\(model.adaptedStart) backbone=\(config.model.backbone.rawValue) " +
           "levels=\(config.model.decodedLevels) size=\(config.inputSize) norm=\(config.inputNormalization.rawValue) " +
-          "seed=\(config.seed) \(augmentation)data=\(URL(fileURLWithPath: part.source.folder).standardizedFileURL.path)" +
+          "\(random)data=\(URL(fileURLWithPath: part.source.folder).standardizedFileURL.path)" +
           (config.resize == .longestSidePad ? "" : " resize=\(config.resize.rawValue)")  // default: keys of earlier caches
       }
-      // The augmented copies keep the key text of earlier caches; the plain copies drop the augmentation from it.
-      let plainKey = cacheKey(augmentation: ""), augmentedKey = cacheKey(augmentation: "aug=\(augmentationJSON) ")
+      // The augmented copies keep the key text of earlier caches; the plain copies, which draw nothing at random,
+      // drop the seed and the augmentation from it.
+      let plainKey = cacheKey(random: ""), augmentedKey = cacheKey(random: "seed=\(config.seed) aug=\(augmentationJSON) ")
       trainCaches.append(try PrefixCache(model: model, dataset: part.train, transform: transform, variants: config.cachedVariants,
                                          seed: config.seed, batchSize: 8, folder: options.cacheFolder, key: plainKey,
                                          augmentedKey: augmentedKey) { done, total in
