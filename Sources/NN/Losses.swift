@@ -19,8 +19,27 @@ public enum Losses {
     return try (1 - (intersection * 2 + 1e-5) / (denominator + 1e-5)).mean()
   }
 
-  /// (1 - w) * CE + w * Dice (HSP-SAM's loss, w = 0.8 by default).
-  public static func segmentation(logits: Tensor, target: Tensor, diceWeight: Double = 0.8) throws -> Tensor {
-    try crossEntropy(logits: logits, target: target) * (1 - diceWeight) + softDice(logits: logits, target: target) * diceWeight
+  /// Tversky loss over the foreground classes 1..<C: per class 1 - (TP + 1e-5) / (TP + (1 - beta) FP + beta FN + 1e-5)
+  /// over the whole batch (soft counts from the softmax), averaged over the classes. beta > 0.5 makes a missed
+  /// foreground pixel cost more than a false one, for a model that under-segments; beta = 0.5 is the linear soft Dice.
+  /// Background is left out: its missed pixels are the foreground's false ones and would undo the weighting.
+  public static func tversky(logits: Tensor, target: Tensor, falseNegativeWeight beta: Double) throws -> Tensor {
+    let classes = logits.size(1)
+    let probabilities = try logits.softmax(dim: 1).narrow(dim: 1, start: 1, length: classes - 1)
+    let oneHot = try target.oneHot(classes: classes).permute([0, 3, 1, 2]).narrow(dim: 1, start: 1, length: classes - 1)
+      .to(probabilities.dtype)
+    let truePositive = try (probabilities * oneHot).sum(dims: [0, 2, 3])
+    let falsePositive = try probabilities.sum(dims: [0, 2, 3]) - truePositive
+    let falseNegative = try oneHot.sum(dims: [0, 2, 3]) - truePositive
+    let denominator = try truePositive + falsePositive * (1 - beta) + falseNegative * beta
+    return try (1 - (truePositive + 1e-5) / (denominator + 1e-5)).mean()
+  }
+
+  /// (1 - w) * CE + w * Dice (HSP-SAM's loss, w = 0.8 by default). With `tverskyBeta` the Dice term is the Tversky
+  /// loss above instead of the paper's squared soft Dice.
+  public static func segmentation(logits: Tensor, target: Tensor, diceWeight: Double = 0.8, tverskyBeta: Double? = nil) throws -> Tensor {
+    let overlap = try tverskyBeta.map { try tversky(logits: logits, target: target, falseNegativeWeight: $0) }
+      ?? softDice(logits: logits, target: target)
+    return try crossEntropy(logits: logits, target: target) * (1 - diceWeight) + overlap * diceWeight
   }
 }

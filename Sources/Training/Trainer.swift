@@ -230,10 +230,11 @@ public final class Trainer {
         optimizer.learningRate = schedule.learningRate(atStep: step)
         try optimizer.zeroGrad()
         let (logits, levelLogits) = try model.decode(features: model.encodeLevels(from: prefix))
-        var loss = try Losses.segmentation(logits: logits, target: masks, diceWeight: config.diceWeight)
+        var loss = try Losses.segmentation(logits: logits, target: masks, diceWeight: config.diceWeight, tverskyBeta: config.tverskyBeta)
         if config.lambdaAux > 0 {
           for level in levelLogits {
-            loss = try loss + Losses.segmentation(logits: level, target: masks.resizedNearest(like: level), diceWeight: config.diceWeight)
+            loss = try loss + Losses.segmentation(logits: level, target: masks.resizedNearest(like: level), diceWeight: config.diceWeight,
+                                             tverskyBeta: config.tverskyBeta)
               * (config.lambdaAux / Double(levelLogits.count))
           }
         }

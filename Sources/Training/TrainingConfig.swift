@@ -31,6 +31,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// scales and shifts, biases) when false (note 3.11).
   public var decayNormsAndPrompts = true
   public var diceWeight = 0.8
+  /// When set, the Dice term of the loss is a Tversky loss on the foreground whose missed pixels weigh this much
+  /// (false ones 1 - this); nil keeps the paper's soft Dice. 0.7 is the usual choice against under-segmentation.
+  public var tverskyBeta: Double?
   /// Weight of the level decoders' deep supervision (0 is the [code] setting).
   public var lambdaAux = 0.5
   public var gradientClip = 1.0
@@ -47,7 +50,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
   enum CodingKeys: String, CodingKey, CaseIterable {
     case model, inputSize, normalization, resize, batchSize, epochs, learningRate, lrPower, warmupIters, weightDecay,
-         decayNormsAndPrompts, diceWeight, lambdaAux, gradientClip, validateEvery, seed, augmentation, cachedVariants
+         decayNormsAndPrompts, diceWeight, tverskyBeta, lambdaAux, gradientClip, validateEvery, seed, augmentation, cachedVariants
   }
 
   /// Missing keys take their defaults: checkpoints written before a key existed still load.
@@ -70,6 +73,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     weightDecay = try c.decode(.weightDecay, default: d.weightDecay)
     decayNormsAndPrompts = try c.decode(.decayNormsAndPrompts, default: d.decayNormsAndPrompts)
     diceWeight = try c.decode(.diceWeight, default: d.diceWeight)
+    tverskyBeta = try c.decodeIfPresent(Double.self, forKey: .tverskyBeta)
     lambdaAux = try c.decode(.lambdaAux, default: d.lambdaAux)
     gradientClip = try c.decode(.gradientClip, default: d.gradientClip)
     validateEvery = try c.decode(.validateEvery, default: d.validateEvery)
@@ -141,6 +145,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     try check((warmupIters ?? 0) >= 0, "warmupIters must be >= 0")
     try check(weightDecay >= 0, "weightDecay must be >= 0")
     try check((0...1).contains(diceWeight), "diceWeight must be in [0, 1]")
+    if let beta = tverskyBeta { try check((0...1).contains(beta), "tverskyBeta must be in [0, 1] or null, got \(beta)") }
     try check(lambdaAux >= 0, "lambdaAux must be >= 0")
     try check(gradientClip > 0, "gradientClip must be > 0")
     try check(validateEvery >= 1, "validateEvery must be >= 1")
