@@ -13,7 +13,7 @@ public enum Losses {
   public static func softDice(logits: Tensor, target: Tensor) throws -> Tensor {
     let classes = logits.size(1)
     let probabilities = try logits.softmax(dim: 1)
-    let oneHot = try target.oneHot(classes: classes).permute([0, 3, 1, 2]).to(probabilities.dtype)
+    let oneHot = try channelsOneHot(target, classes: classes, dtype: probabilities.dtype)
     let intersection = try (probabilities * oneHot).sum(dims: [0, 2, 3])
     let denominator = try probabilities.square().sum(dims: [0, 2, 3]) + oneHot.square().sum(dims: [0, 2, 3])
     return try (1 - (intersection * 2 + 1e-5) / (denominator + 1e-5)).mean()
@@ -26,13 +26,17 @@ public enum Losses {
   public static func tversky(logits: Tensor, target: Tensor, falseNegativeWeight beta: Double) throws -> Tensor {
     let classes = logits.size(1)
     let probabilities = try logits.softmax(dim: 1).narrow(dim: 1, start: 1, length: classes - 1)
-    let oneHot = try target.oneHot(classes: classes).permute([0, 3, 1, 2]).narrow(dim: 1, start: 1, length: classes - 1)
-      .to(probabilities.dtype)
+    let oneHot = try channelsOneHot(target, classes: classes, dtype: probabilities.dtype).narrow(dim: 1, start: 1, length: classes - 1)
     let truePositive = try (probabilities * oneHot).sum(dims: [0, 2, 3])
     let falsePositive = try probabilities.sum(dims: [0, 2, 3]) - truePositive
     let falseNegative = try oneHot.sum(dims: [0, 2, 3]) - truePositive
     let denominator = try truePositive + falsePositive * (1 - beta) + falseNegative * beta
     return try (1 - (truePositive + 1e-5) / (denominator + 1e-5)).mean()
+  }
+
+  /// Class indices (B, H, W) as a one-hot map (B, C, H, W) laid out like the logits.
+  private static func channelsOneHot(_ target: Tensor, classes: Int, dtype: DType) throws -> Tensor {
+    try target.oneHot(classes: classes).permute([0, 3, 1, 2]).to(dtype)
   }
 
   /// (1 - w) * CE + w * Dice (HSP-SAM's loss, w = 0.8 by default). With `tverskyBeta` the Dice term is the Tversky

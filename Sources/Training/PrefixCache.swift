@@ -32,8 +32,8 @@ final class PrefixCache {
     let total = dataset.samples.count * variants
     var done = 0
     var slots = [[CachedExample?]](repeating: Array(repeating: nil, count: variants), count: dataset.samples.count)
-    let plainStore = folder?.appendingPathComponent(String(format: "%016llx", stableHash(key)))
-    let augmentedStore = variants > 1 ? folder?.appendingPathComponent(String(format: "%016llx", stableHash(augmentedKey))) : nil
+    func store(_ key: String) -> URL? { folder?.appendingPathComponent(String(format: "%016llx", stableHash(key))) }
+    let plainStore = store(key), augmentedStore = variants > 1 ? store(augmentedKey) : nil
     for store in [plainStore, augmentedStore].compactMap({ $0 }) {
       try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true)
     }

@@ -230,12 +230,13 @@ public final class Trainer {
         optimizer.learningRate = schedule.learningRate(atStep: step)
         try optimizer.zeroGrad()
         let (logits, levelLogits) = try model.decode(features: model.encodeLevels(from: prefix))
-        var loss = try Losses.segmentation(logits: logits, target: masks, diceWeight: config.diceWeight, tverskyBeta: config.tverskyBeta)
+        func segmentationLoss(_ logits: Tensor, _ target: Tensor) throws -> Tensor {
+          try Losses.segmentation(logits: logits, target: target, diceWeight: config.diceWeight, tverskyBeta: config.tverskyBeta)
+        }
+        var loss = try segmentationLoss(logits, masks)
         if config.lambdaAux > 0 {
           for level in levelLogits {
-            loss = try loss + Losses.segmentation(logits: level, target: masks.resizedNearest(like: level), diceWeight: config.diceWeight,
-                                             tverskyBeta: config.tverskyBeta)
-              * (config.lambdaAux / Double(levelLogits.count))
+            loss = try loss + segmentationLoss(level, masks.resizedNearest(like: level)) * (config.lambdaAux / Double(levelLogits.count))
           }
         }
         let value = try loss.item()
