@@ -20,6 +20,8 @@ public enum RunCheckpoint {
     public var baseCheckpointBytes: Int
     /// The checkpoint a fine-tuning run started from (`hspsam train --init`), by file path as given.
     public var initializedFrom: String? = nil
+    /// The checkpoints a weight average was made from (`hspsam average`), by file path as given.
+    public var averagedFrom: [String]? = nil
   }
 
   public static func save(model: HSPSAM, optimizer: (any Optimizer)?, metadata: Metadata, to path: String) throws {
@@ -38,6 +40,46 @@ public enum RunCheckpoint {
     let json = String(decoding: try JSONEncoder().encode(metadata), as: UTF8.self)
     try Safetensors.write(tensors, metadata: ["hspsam": json, "format": "hspsam-run-1", "exportedFrom": URL(fileURLWithPath: source).lastPathComponent],
                           to: target)
+  }
+
+  /// Writes the element-wise mean of several checkpoints' trained tensors (a uniform "model soup", Wortsman et al.,
+  /// ICML 2022): fine-tunes that share a starting point stay in one basin, and their average often generalises
+  /// better than any one of them at no inference cost. Every source must be of the same model (configuration's
+  /// model, input size, normalisation and resize, base weights, tensor names and shapes); the metadata is the
+  /// first source's with `averagedFrom` set; tensors are float32 (`export` halves them). Refuses to overwrite an existing file.
+  public static func average(_ sources: [String], to target: String) throws {
+    guard sources.count >= 2 else { throw TrainingError("averaging needs at least two checkpoints, got \(sources.count)") }
+    guard !FileManager.default.fileExists(atPath: target) else { throw TrainingError("\(target) exists: not overwritten") }
+    let (first, sum, _) = try read(sources[0])
+    let names = sum.keys.sorted()
+    // Accumulate in float32 whatever the sources hold (exports are float16).
+    let total = try Dictionary(uniqueKeysWithValues: names.map { ($0, try sum[$0]!.to(.float32)) })
+    for source in sources.dropFirst() {
+      let (metadata, tensors, _) = try read(source)
+      let (a, b) = (first.config, metadata.config)
+      guard a.model == b.model, a.inputSize == b.inputSize, a.normalization == b.normalization, a.resize == b.resize else {
+        throw TrainingError("\(source): another model than \(sources[0]) (configuration's model, inputSize, normalization or resize differ)")
+      }
+      guard metadata.baseCheckpointBytes == first.baseCheckpointBytes else {
+        throw TrainingError("\(source) was trained on \(metadata.baseCheckpoint), \(sources[0]) on \(first.baseCheckpoint)")
+      }
+      guard tensors.keys.sorted() == names else {
+        throw TrainingError("\(source): its tensor names differ from those of \(sources[0])")
+      }
+      for name in names {
+        let value = tensors[name]!
+        guard value.shape == total[name]!.shape else {
+          throw TrainingError("\(source): \(name) has shape \(value.shape), \(sources[0]) has \(total[name]!.shape)")
+        }
+        try total[name]!.addInPlace(value.to(.float32))
+      }
+    }
+    var metadata = first
+    metadata.averagedFrom = sources
+    let scale = 1 / Double(sources.count)
+    let tensors = try names.map { (modelPrefix + $0, try total[$0]! * scale) }
+    let json = String(decoding: try JSONEncoder().encode(metadata), as: UTF8.self)
+    try Safetensors.write(tensors, metadata: ["hspsam": json, "format": "hspsam-run-1"], to: target)
   }
 
   /// Reads a checkpoint's metadata and tensors; errors name the file.

@@ -7,7 +7,7 @@ struct HSPSAM: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "hspsam",
     abstract: "Prompt-free medical image segmentation (HSP-SAM) on libtorch.",
-    subcommands: [TrainCommand.self, PredictCommand.self, SegmentCommand.self, EvaluateCommand.self, ExportCommand.self, InspectCommand.self,
+    subcommands: [TrainCommand.self, PredictCommand.self, SegmentCommand.self, EvaluateCommand.self, ExportCommand.self, AverageCommand.self, InspectCommand.self,
                   BenchCommand.self]
   )
 
