@@ -88,6 +88,22 @@ final class TrainPredictCommandTests: XCTestCase {
     let full = try ImageIO.read(output + "/s0.jpg.png").samples, half = try ImageIO.read(folder.appendingPathComponent("pred-export/s0.jpg.png").path).samples
     XCTAssertLessThanOrEqual(zip(full, half).filter { $0 != $1 }.count, 12, "float16 weights change at most a few mask pixels of 1200")
 
+    // average: the run and its fine-tune (one model) make one checkpoint that predicts; the shipped model (4 prompts
+    // per level, not 1) is refused naming it, and nothing is written.
+    let soup = folder.appendingPathComponent("soup.safetensors").path
+    let averaged = try runHSPSAM(["average", "--checkpoint", run, "--checkpoint", tuned, "--output", soup])
+    XCTAssertEqual(averaged.status, 0, averaged.stderr)
+    let viaSoup = try runHSPSAM(["predict", "--checkpoint", soup, data.appendingPathComponent("images/s0.jpg.png").path,
+                                 "--output", folder.appendingPathComponent("pred-soup").path])
+    XCTAssertEqual(viaSoup.status, 0, viaSoup.stderr)
+    XCTAssertEqual(try ImageIO.read(folder.appendingPathComponent("pred-soup/s0.jpg.png").path).width, 40)
+    let shippedModel = Fixtures.repository.appendingPathComponent("models/hsp-clinicdb.safetensors").path
+    let mixed = folder.appendingPathComponent("mixed.safetensors").path
+    let refusedMix = try runHSPSAM(["average", "--checkpoint", run, "--checkpoint", shippedModel, "--output", mixed])
+    XCTAssertNotEqual(refusedMix.status, 0)
+    XCTAssertTrue(refusedMix.stderr.contains("\(shippedModel): another model"), refusedMix.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: mixed), "nothing written")
+
     // Without --checkpoint the shipped model (models/hsp-clinicdb.safetensors, in the repository) predicts.
     let builtin = folder.appendingPathComponent("builtin").path
     let shipped = try runHSPSAM(["predict", data.appendingPathComponent("images/s0.jpg.png").path, "--output", builtin])
