@@ -15,11 +15,7 @@ struct ExportCommand: ParsableCommand {
   @Flag(help: "Keep float32 instead of float16.") var float32 = false
 
   func run() throws {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: checkpoint, isDirectory: &isDirectory) else {
-      throw CommandError("--checkpoint \(checkpoint): no such file or folder")
-    }
-    let source = isDirectory.boolValue ? URL(fileURLWithPath: checkpoint).appendingPathComponent("best.safetensors").path : checkpoint
+    let source = try RunCheckpoint.resolve(checkpoint, option: "--checkpoint")
     guard output.hasSuffix(".safetensors") else { throw ValidationError("--output must end in .safetensors") }
     try checkWritable(output, option: "--output")
     try RunCheckpoint.export(from: source, to: output, half: !float32)
