@@ -50,10 +50,10 @@ public enum RunCheckpoint {
   public static func average(_ sources: [String], to target: String) throws {
     guard sources.count >= 2 else { throw TrainingError("averaging needs at least two checkpoints, got \(sources.count)") }
     guard !FileManager.default.fileExists(atPath: target) else { throw TrainingError("\(target) exists: not overwritten") }
-    let (first, sum, _) = try read(sources[0])
-    let names = sum.keys.sorted()
+    let (first, firstTensors, _) = try read(sources[0])
+    let names = firstTensors.keys.sorted()
     // Accumulate in float32 whatever the sources hold (exports are float16).
-    let total = try Dictionary(uniqueKeysWithValues: names.map { ($0, try sum[$0]!.to(.float32)) })
+    let total = try Dictionary(uniqueKeysWithValues: names.map { ($0, try firstTensors[$0]!.to(.float32)) })
     for source in sources.dropFirst() {
       let (metadata, tensors, _) = try read(source)
       let (a, b) = (first.config, metadata.config)
