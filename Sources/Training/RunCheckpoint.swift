@@ -27,8 +27,14 @@ public enum RunCheckpoint {
   public static func save(model: HSPSAM, optimizer: (any Optimizer)?, metadata: Metadata, to path: String) throws {
     var tensors = model.trainableParameters().map { (modelPrefix + $0.name, $0.tensor) }
     if let optimizer { tensors += try optimizer.stateTensors().map { (optimizerPrefix + $0.name, $0.tensor) } }
+    try write(tensors, metadata: metadata, to: path)
+  }
+
+  /// Writes tensors with the metadata every hspsam checkpoint carries (plus `extra` string entries).
+  private static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: Metadata, extra: [String: String] = [:],
+                            to path: String) throws {
     let json = String(decoding: try JSONEncoder().encode(metadata), as: UTF8.self)
-    try Safetensors.write(tensors, metadata: ["hspsam": json, "format": "hspsam-run-1"], to: path)
+    try Safetensors.write(tensors, metadata: extra.merging(["hspsam": json, "format": "hspsam-run-1"]) { $1 }, to: path)
   }
 
   /// Writes a shippable copy of a checkpoint: trained tensors only (no optimiser state), optionally float16
@@ -37,9 +43,7 @@ public enum RunCheckpoint {
     guard !FileManager.default.fileExists(atPath: target) else { throw TrainingError("\(target) exists: not overwritten") }
     let (metadata, model, _) = try read(source)
     let tensors = try model.sorted { $0.key < $1.key }.map { (modelPrefix + $0.key, half ? try $0.value.to(.float16) : $0.value) }
-    let json = String(decoding: try JSONEncoder().encode(metadata), as: UTF8.self)
-    try Safetensors.write(tensors, metadata: ["hspsam": json, "format": "hspsam-run-1", "exportedFrom": URL(fileURLWithPath: source).lastPathComponent],
-                          to: target)
+    try write(tensors, metadata: metadata, extra: ["exportedFrom": URL(fileURLWithPath: source).lastPathComponent], to: target)
   }
 
   /// Writes the element-wise mean of several checkpoints' trained tensors (a uniform "model soup", Wortsman et al.,
@@ -78,8 +82,7 @@ public enum RunCheckpoint {
     metadata.averagedFrom = sources
     let scale = 1 / Double(sources.count)
     let tensors = try names.map { (modelPrefix + $0, try total[$0]! * scale) }
-    let json = String(decoding: try JSONEncoder().encode(metadata), as: UTF8.self)
-    try Safetensors.write(tensors, metadata: ["hspsam": json, "format": "hspsam-run-1"], to: target)
+    try write(tensors, metadata: metadata, to: target)
   }
 
   /// Reads a checkpoint's metadata and tensors; errors name the file.
