@@ -38,6 +38,9 @@ public final class Trainer {
     /// Stop after this many optimiser steps (benchmarks and tests); nil runs the schedule.
     public var maxSteps: Int?
     public var quiet = false
+    /// Also keep the model at every validation as `epoch-N.safetensors` (no optimiser state), e.g. to average
+    /// the run's later checkpoints with `hspsam average`. Off by default: a 60-epoch run would keep 12 x 61 MB.
+    public var keepCheckpoints = false
     /// Where frozen-prefix caches persist across runs (nil: memory only).
     public var cacheFolder: URL? = Trainer.defaultCacheFolder
     /// Where the model runs (the cache stays in host memory; each batch is moved there).
@@ -286,6 +289,10 @@ public final class Trainer {
         bestDice = dice
         metadata.bestValidationDice = dice
         try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata, to: bestPath)
+      }
+      if options.keepCheckpoints, validationDice != nil {
+        try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata,
+                               to: out.appendingPathComponent("epoch-\(epoch + 1).safetensors").path)
       }
       try RunCheckpoint.save(model: model, optimizer: optimizer, metadata: metadata, to: lastPath)
       var line: [String: Any] = ["epoch": epoch + 1, "step": step, "loss": epochLoss / Double(Swift.max(batches, 1)),

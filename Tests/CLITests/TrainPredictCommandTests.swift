@@ -34,9 +34,12 @@ final class TrainPredictCommandTests: XCTestCase {
     // --init without --config takes the checkpoint's own configuration (promptsPerLevel 1 here); with another
     // "model" section it is refused before anything is written; with --resume it is refused.
     let tuned = folder.appendingPathComponent("tuned").path
-    let fineTuned = try runHSPSAM(["train", "--init", run, "--data", data.path, "--out", tuned, "--max-steps", "1",
-                                   "--val-fraction", "0.3"], environment: cache)
+    // One epoch (2 training images, batch 2: one step) ends with a validation, kept by --keep-checkpoints.
+    let fineTuned = try runHSPSAM(["train", "--init", run, "--data", data.path, "--out", tuned, "--epochs", "1",
+                                   "--val-fraction", "0.3", "--keep-checkpoints"], environment: cache)
     XCTAssertEqual(fineTuned.status, 0, fineTuned.stderr)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: tuned + "/epoch-1.safetensors"), "--keep-checkpoints keeps epoch 1")
+    XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: run).contains { $0.hasPrefix("epoch-") }, "kept only when asked")
     XCTAssertTrue(fineTuned.stderr.contains("starting from the weights of \(run)/best.safetensors"), fineTuned.stderr)
     XCTAssertTrue(try String(contentsOfFile: tuned + "/config.json", encoding: .utf8).contains(#""promptsPerLevel" : 1"#))
     let otherModel = try runHSPSAM(["train", "--init", run, "--config", #"{"model": {"promptsPerLevel": 2}}"#, "--data", data.path,
@@ -91,7 +94,7 @@ final class TrainPredictCommandTests: XCTestCase {
     // average: the run and its fine-tune (one model) make one checkpoint that predicts; the shipped model (4 prompts
     // per level, not 1) is refused naming it, and nothing is written.
     let soup = folder.appendingPathComponent("soup.safetensors").path
-    let averaged = try runHSPSAM(["average", "--checkpoint", run, "--checkpoint", tuned, "--output", soup])
+    let averaged = try runHSPSAM(["average", "--checkpoint", run, "--checkpoint", tuned + "/epoch-1.safetensors", "--output", soup])
     XCTAssertEqual(averaged.status, 0, averaged.stderr)
     let viaSoup = try runHSPSAM(["predict", "--checkpoint", soup, data.appendingPathComponent("images/s0.jpg.png").path,
                                  "--output", folder.appendingPathComponent("pred-soup").path])

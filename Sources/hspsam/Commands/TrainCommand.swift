@@ -33,6 +33,8 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Override the configuration's seed.") var seed: UInt64?
   @Option(help: "Override the configuration's epochs.") var epochs: Int?
   @Option(help: "Stop after this many optimiser steps (for benchmarks).") var maxSteps: Int?
+  @Flag(help: "Also keep the model at every validation as epoch-N.safetensors in --out (to average them with hspsam average).")
+  var keepCheckpoints = false
   @Option(help: "Base weights: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h backbone.") var baseCheckpoint: String?
   @OptionGroup var deviceOptions: DeviceOptions
 
@@ -89,6 +91,7 @@ struct TrainCommand: ParsableCommand {
     options.resume = resume
     options.initialWeights = initFrom
     options.maxSteps = maxSteps
+    options.keepCheckpoints = keepCheckpoints
     options.device = try deviceOptions.resolve()
     let summary = try Trainer(config: settings, options: options).run()
     print(String(format: "trained %d steps (%d epochs) in %.0f s (prefix cache %.0f s); %.2f images/s; best validation Dice@0.5 %.4f",
