@@ -62,6 +62,9 @@ member tversky-shipped "$shipped" \
 soup="$out/soup.safetensors"
 [ -f "$soup" ] || "$bin" average --checkpoint "$out/ft" --checkpoint "$out/colour" --checkpoint "$out/colour2" \
   --checkpoint "$out/tversky" --checkpoint "$out/tversky-shipped" --output "$soup"
+# The columns of `hspsam evaluate --format markdown` (MetricsReport.markdownColumns).
+echo "| method | dataset | count | Dice@0.5 | IoU@0.5 | mDice | mIoU | Smeasure | wFmeasure | meanEmeasure | MAE |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for tta in "" --tta; do
   rows="$out/rows${tta:+-tta}.md"
   [ -f "$rows" ] && { cat "$rows"; continue; }
