@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's best ClinicDB-only model for the unseen centre: five fine-tunes of the shipped model on CVC-ClinicDB
 # train.txt (minus the seeded 10 % validation split), their uniform weight average (`hspsam average`), and its
-# CVC-ClinicDB test and Kvasir-SEG test rows (never trained on), without and with flip TTA. One command reproduces
+# CVC-ClinicDB test and Kvasir-SEG test metrics (never trained on), without and with flip TTA. One command reproduces
 # the "Weight averaging of the fine-tunes" item of README.md; every step is skipped when its output exists, so an
 # interrupted run continues (a fine-tune stopped half-way restarts from its own last.safetensors).
 #
@@ -62,16 +62,15 @@ member tversky-shipped "$shipped" \
 soup="$out/soup.safetensors"
 [ -f "$soup" ] || "$bin" average --checkpoint "$out/ft" --checkpoint "$out/colour" --checkpoint "$out/colour2" \
   --checkpoint "$out/tversky" --checkpoint "$out/tversky-shipped" --output "$soup"
-# The columns of `hspsam evaluate --format markdown` (MetricsReport.markdownColumns).
-echo "| method | dataset | count | Dice@0.5 | IoU@0.5 | mDice | mIoU | Smeasure | wFmeasure | meanEmeasure | MAE |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+# Evaluate's own table (every metric, precision and recall included, under its own header), one per setting.
 for tta in "" --tta; do
-  rows="$out/rows${tta:+-tta}.md"
-  [ -f "$rows" ] && { cat "$rows"; continue; }
-  "$bin" evaluate --checkpoint "$soup" $tta --data "CVC-ClinicDB test=$data/CVC-ClinicDB" \
-    --data "Kvasir-SEG test=$data/Kvasir-SEG" --split test.txt --device "$device" --format markdown \
-    --method "mean of five fine-tunes${tta:+, flip TTA}${epochs:+, --epochs $epochs}" \
-    --report "$out/report${tta:+-tta}" > "$rows.partial"
-  mv "$rows.partial" "$rows"
-  cat "$rows"
+  table="$out/test${tta:+-tta}.txt"
+  if [ ! -f "$table" ]; then
+    "$bin" evaluate --checkpoint "$soup" $tta --data "CVC-ClinicDB test=$data/CVC-ClinicDB" \
+      --data "Kvasir-SEG test=$data/Kvasir-SEG" --split test.txt --device "$device" \
+      --report "$out/report${tta:+-tta}" > "$table.partial"
+    mv "$table.partial" "$table"
+  fi
+  echo "mean of five fine-tunes${tta:+, flip TTA}${epochs:+, --epochs $epochs}:"
+  cat "$table"
 done
