@@ -9,9 +9,9 @@ public final class PromptFreePredictor {
   public let model: HSPSAM
   public let metadata: RunCheckpoint.Metadata
   let transform: SampleTransform
-  /// Test-time augmentation: the model also sees the input flipped horizontally, vertically and both (one batch of
-  /// four), and the four logit maps, flipped back, are averaged before the resize and softmax. 4x the compute.
-  public var flipTTA = false
+  /// Test-time augmentation: the model also sees transformed copies of the input, and their logit maps, transformed
+  /// back, are averaged before the resize and softmax.
+  public var testTimeAugmentation = TestTimeAugmentation.none
 
   /// `checkpoint`: a run folder (uses best.safetensors) or a .safetensors file written by `hspsam train`;
   /// `device`: where the model runs (images go there, probabilities come back to the host).
@@ -36,14 +36,26 @@ public final class PromptFreePredictor {
     return try model(images).logits
   }
 
-  /// Logits of one image (1, C, S, S) averaged over it and its three flips, each flipped back.
-  static func flipAveragedLogits(model: HSPSAM, images: Tensor) throws -> Tensor {
+  /// Logits of one image (1, C, S, S) averaged over its test-time copies, each mapped back. The copies of one
+  /// transposition run as one batch of four (the flips), so the dihedral group's peak memory is the flips' own.
+  static func augmentedLogits(model: HSPSAM, images: Tensor, augmentation: TestTimeAugmentation) throws -> Tensor {
+    guard augmentation != .none else { return try logits(model: model, images: images) }
     let flips: [[Int]] = [[], [3], [2], [2, 3]]
-    let batch = try Tensor.cat(flips.map { $0.isEmpty ? images : try images.flip($0) }, dim: 0)
-    let logits = try Self.logits(model: model, images: batch)
-    var sum = try logits.slice(dim: 0, end: 1)
-    for (i, dims) in flips.enumerated().dropFirst() { sum = try sum + logits.slice(dim: 0, start: i, end: i + 1).flip(dims) }
-    return try sum / Double(flips.count)
+    let transpositions = augmentation == .dihedral ? [false, true] : [false]
+    var sum: Tensor?
+    for transposed in transpositions {
+      // Transposing the padded S x S square keeps the content in its top-left corner (h x w becomes w x h).
+      let base = transposed ? try images.transpose(2, 3) : images
+      let batch = try Tensor.cat(flips.map { $0.isEmpty ? base : try base.flip($0) }, dim: 0)
+      let batchLogits = try logits(model: model, images: batch)
+      for (i, dims) in flips.enumerated() {
+        var back = try batchLogits.slice(dim: 0, start: i, end: i + 1)
+        if !dims.isEmpty { back = try back.flip(dims) }
+        if transposed { back = try back.transpose(2, 3) }
+        sum = try sum.map { try $0 + back } ?? back
+      }
+    }
+    return try sum! / Double(flips.count * transpositions.count)
   }
 
   /// Class probabilities (K+1, H, W) at the image's size, and the class map (argmax; binary: foreground p > 0.5).
@@ -53,13 +65,32 @@ public final class PromptFreePredictor {
                                        height: image.height, width: image.width, using: &generator)
     return try Torch.withNoGrad {
       let input = try prepared.image.unsqueeze(0).to(model.device)
-      let logits = flipTTA ? try Self.flipAveragedLogits(model: model, images: input) : try Self.logits(model: model, images: input)
+      let logits = try Self.augmentedLogits(model: model, images: input, augmentation: testTimeAugmentation)
       let (h, w) = prepared.contentSize
       let cropped = try logits.slice(dim: 2, end: h).slice(dim: 3, end: w)
       // Logits resized bilinearly to the original size, then softmax (PraNet-style: resize before the activation).
       let probabilities = try cropped.interpolate(size: (image.height, image.width), mode: .bilinear).softmax(dim: 1).squeeze(0).to(.cpu)
       let classes = try probabilities.argmax(dim: 0).to(.uint8).toArray(UInt8.self)
       return (probabilities, classes)
+    }
+  }
+}
+
+/// Which copies of the input a prediction averages over (`--tta`, `--tta-dihedral`).
+public enum TestTimeAugmentation: String, Sendable {
+  /// The image alone.
+  case none
+  /// The image and its horizontal, vertical and double flips: 4x the compute.
+  case flips
+  /// The flips of the image and of its transpose, i.e. all 8 rotations and reflections of the square: 8x the compute.
+  case dihedral
+
+  /// How it is named in a results row's source.
+  public var label: String {
+    switch self {
+    case .none: return "no TTA"
+    case .flips: return "flip TTA"
+    case .dihedral: return "dihedral TTA"
     }
   }
 }

@@ -66,11 +66,15 @@ final class EvaluateCommandTests: XCTestCase {
     try FileManager.default.createDirectory(at: emptyFolder, withIntermediateDirectories: true)
     let empty = try runHSPSAM(["evaluate", "--pred", pred, "--gt", emptyFolder.path])
     XCTAssertTrue(empty.stderr.contains("--gt: no image files"), empty.stderr)
-    for arguments in [["--pred", pred, "--gt", gt, "--tta"], ["--baseline", "box-oracle", "--data", gt, "--tta"]] {
+    for arguments in [["--pred", pred, "--gt", gt, "--tta"], ["--baseline", "box-oracle", "--data", gt, "--tta"],
+                      ["--baseline", "box-oracle", "--data", gt, "--tta-dihedral"]] {
       let refused = try runHSPSAM(["evaluate"] + arguments)
       XCTAssertNotEqual(refused.status, 0)
-      XCTAssertTrue(refused.stderr.contains("--tta applies to a trained model's run"), refused.stderr)
+      XCTAssertTrue(refused.stderr.contains("--tta and --tta-dihedral apply to a trained model's run"), refused.stderr)
     }
+    let both = try runHSPSAM(["evaluate", "--data", gt, "--tta", "--tta-dihedral"])
+    XCTAssertNotEqual(both.status, 0)
+    XCTAssertTrue(both.stderr.contains("--tta and --tta-dihedral exclude each other"), both.stderr)
   }
 
   func testPredictionOfAnotherSizeIsResized() throws {

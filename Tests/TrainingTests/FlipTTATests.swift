@@ -5,22 +5,25 @@ import TestSupport
 import Training
 import XCTest
 
-/// Test-time flips with the shipped model on a square image (no padding, so flipping the image flips the input).
+/// Test-time flips and rotations with the shipped model on a square image (no padding, so flipping or transposing
+/// the image flips or transposes the input).
 final class FlipTTATests: XCTestCase {
   static let weights = Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path
   static let shipped = Fixtures.repository.appendingPathComponent("models/hsp-clinicdb.safetensors").path
 
-  /// A 64x64 image: a reddish ellipse off centre on a graded background (neither axis symmetric).
-  func image(mirrored: Bool) -> Image {
+  /// A 64x64 image: a reddish ellipse off centre on a graded background (no axis or diagonal symmetric),
+  /// optionally mirrored left-right or transposed.
+  func image(mirrored: Bool, transposed: Bool = false) -> Image {
     let n = 64
     var rgb = [UInt8](repeating: 0, count: n * n * 3)
     for y in 0..<n {
       for x in 0..<n {
-        let u = mirrored ? n - 1 - x : x
-        let inside = pow(Double(u - 22), 2) / 150 + pow(Double(y - 26), 2) / 80 <= 1
+        let (column, row) = transposed ? (y, x) : (x, y)
+        let u = mirrored ? n - 1 - column : column
+        let inside = pow(Double(u - 22), 2) / 150 + pow(Double(row - 26), 2) / 80 <= 1
         let p = (y * n + x) * 3
         rgb[p] = inside ? 210 : UInt8(60 + u)
-        rgb[p + 1] = inside ? 110 : UInt8(40 + y)
+        rgb[p + 1] = inside ? 110 : UInt8(40 + row)
         rgb[p + 2] = inside ? 90 : 70
       }
     }
@@ -38,7 +41,22 @@ final class FlipTTATests: XCTestCase {
     }
     let plain = try (foreground(false) - foreground(true)).abs().max().item()
     XCTAssertGreaterThan(plain, 1e-3, "without TTA the two predictions differ")
-    predictor.flipTTA = true
+    predictor.testTimeAugmentation = .flips
     assertAllClose(try foreground(true), try foreground(false), atol: 1e-4, "with TTA they mirror each other")
+  }
+
+  /// With all eight rotations and reflections averaged, the prediction of the image rotated by 90 degrees (mirrored
+  /// and transposed) is the rotated prediction (atol 1e-4); the model alone is not rotation-equivariant (1e-3).
+  func testDihedralAveragingMakesPredictionRotationEquivariant() throws {
+    guard FileManager.default.fileExists(atPath: Self.weights) else { throw XCTSkip("run scripts/setup.sh for lite_medsam.pth") }
+    let predictor = try PromptFreePredictor(checkpoint: Self.shipped, baseCheckpoint: Self.weights)
+    func foreground(_ rotated: Bool) throws -> Tensor {
+      let p = try predictor.predict(image(mirrored: rotated, transposed: rotated)).probabilities.slice(dim: 0, start: 1, end: 2)
+      return rotated ? try p.transpose(1, 2).flip([2]) : p
+    }
+    let plain = try (foreground(false) - foreground(true)).abs().max().item()
+    XCTAssertGreaterThan(plain, 1e-3, "without TTA the two predictions differ")
+    predictor.testTimeAugmentation = .dihedral
+    assertAllClose(try foreground(true), try foreground(false), atol: 1e-4, "with dihedral TTA they rotate with each other")
   }
 }

@@ -31,3 +31,17 @@ struct DeviceOptions: ParsableArguments {
 }
 
 extension LiteMedSAMBaseline.Mode: ExpressibleByArgument {}
+
+/// `--tta` / `--tta-dihedral`: test-time augmentation of a trained model's prediction (`predict`, `evaluate`).
+struct TestTimeAugmentationOptions: ParsableArguments {
+  @Flag(name: .customLong("tta"), help: "Test-time flips: average the logits over the image and its horizontal, vertical and double flips (4x the time).")
+  var flips = false
+  @Flag(name: .customLong("tta-dihedral"), help: "Test-time rotations and flips: average the logits over all 8 of the image's (padded square's) rotations and reflections (8x the time).")
+  var dihedral = false
+
+  var augmentation: TestTimeAugmentation { dihedral ? .dihedral : flips ? .flips : .none }
+
+  func validate() throws {
+    guard !(flips && dihedral) else { throw ValidationError("--tta and --tta-dihedral exclude each other (the dihedral copies include the flips)") }
+  }
+}

@@ -42,15 +42,16 @@ struct EvaluateCommand: ParsableCommand {
   @Option(help: "Row name (default: the ground-truth folder's parent name).") var name: String?
   @Flag(help: "Skip unreadable or unmatched files (listed on stderr) instead of failing.") var skipInvalid = false
   @Flag(help: "With --format json, add per-image values.") var perImage = false
-  @Flag(name: .customLong("tta"), help: "Test-time flips: average a trained model's logits over the image and its horizontal, vertical and double flips (4x the time).")
-  var flipTTA = false
+  @OptionGroup var testTime: TestTimeAugmentationOptions
   @OptionGroup var deviceOptions: DeviceOptions
 
   func validate() throws {
     guard (0...254).contains(gtThreshold) else { throw ValidationError("--gt-threshold must be in 0...254") }
     guard checkpoint == nil || baseline == nil else { throw ValidationError("--checkpoint and --baseline exclude each other") }
     guard (0...50).contains(cases) else { throw ValidationError("--cases must be 0...50") }
-    guard !flipTTA || (runsModel && baseline == nil) else { throw ValidationError("--tta applies to a trained model's run (--checkpoint or the built-in model), not to --baseline or --pred") }
+    guard testTime.augmentation == .none || (runsModel && baseline == nil) else {
+      throw ValidationError("--tta and --tta-dihedral apply to a trained model's run (--checkpoint or the built-in model), not to --baseline or --pred")
+    }
     if !runsModel {
       guard pred != nil, gt != nil else { throw ValidationError("give --pred and --gt, or --data (with --checkpoint, --baseline or the built-in model)") }
       guard report == nil, savePred == nil, summary == nil else {
@@ -89,9 +90,9 @@ extension EvaluateCommand {
     } else {
       let path = try Paths.resolveCheckpoint(checkpoint)
       let predictor = try PromptFreePredictor(checkpoint: path, baseCheckpoint: Paths.liteMedSAMWeights, device: device)
-      predictor.flipTTA = flipTTA
+      predictor.testTimeAugmentation = testTime.augmentation
       segmenter = predictor
-      source = "checkpoint \(path)" + (flipTTA ? ", flip TTA" : "")
+      source = "checkpoint \(path)" + (testTime.augmentation == .none ? "" : ", \(testTime.augmentation.label)")
     }
     var rows: [ModelEvaluation.Row] = []
     for entry in datasets {

@@ -21,8 +21,7 @@ struct PredictCommand: ParsableCommand {
   @Option(help: "Output folder (created if missing).") var output: String
   @Flag(help: "Also write overlays.") var overlay = false
   @Flag(help: "Also write the foreground probability map (binary models).") var prob = false
-  @Flag(name: .customLong("tta"), help: "Test-time flips: average the logits over the image and its horizontal, vertical and double flips (4x the time).")
-  var flipTTA = false
+  @OptionGroup var testTime: TestTimeAugmentationOptions
   @Option(help: "Base weights the checkpoint was trained on: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h model.") var baseCheckpoint: String?
   @OptionGroup var deviceOptions: DeviceOptions
 
@@ -42,7 +41,7 @@ struct PredictCommand: ParsableCommand {
     guard !files.isEmpty else { throw CommandError("no images in \(inputs.joined(separator: ", "))") }
     try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
     let predictor = try PromptFreePredictor(checkpoint: checkpoint, baseCheckpoint: baseCheckpoint ?? Paths.liteMedSAMWeights, device: device)
-    predictor.flipTTA = flipTTA
+    predictor.testTimeAugmentation = testTime.augmentation
     let binary = predictor.metadata.config.model.numClasses == 1
     let start = Date()
     for file in files {
