@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's best ClinicDB-only model for the unseen centre: five fine-tunes of the shipped model on CVC-ClinicDB
 # train.txt (minus the seeded 10 % validation split), their uniform weight average (`hspsam average`), and its
-# CVC-ClinicDB test and Kvasir-SEG test metrics (never trained on), without and with flip TTA. One command reproduces
+# CVC-ClinicDB test and Kvasir-SEG test metrics (never trained on), without TTA, with flips and with all eight
+# rotations and reflections (--tta-dihedral). One command reproduces
 # the "Weight averaging of the fine-tunes" item of README.md; every step is skipped when its output exists, so an
 # interrupted run continues (a fine-tune stopped half-way restarts from its own last.safetensors).
 #
@@ -63,14 +64,16 @@ soup="$out/soup.safetensors"
 [ -f "$soup" ] || "$bin" average --checkpoint "$out/ft" --checkpoint "$out/colour" --checkpoint "$out/colour2" \
   --checkpoint "$out/tversky" --checkpoint "$out/tversky-shipped" --output "$soup"
 # Evaluate's own table (every metric, precision and recall included, under its own header), one per setting.
-for tta in "" --tta; do
-  table="$out/test${tta:+-tta}.txt"
+for tta in "" --tta --tta-dihedral; do
+  suffix=${tta#--}
+  table="$out/test${suffix:+-$suffix}.txt"
   if [ ! -f "$table" ]; then
     "$bin" evaluate --checkpoint "$soup" $tta --data "CVC-ClinicDB test=$data/CVC-ClinicDB" \
       --data "Kvasir-SEG test=$data/Kvasir-SEG" --split test.txt --device "$device" \
-      --report "$out/report${tta:+-tta}" > "$table.partial"
+      --report "$out/report${suffix:+-$suffix}" > "$table.partial"
     mv "$table.partial" "$table"
   fi
-  echo "mean of five fine-tunes${tta:+, flip TTA}${epochs:+, --epochs $epochs}:"
+  case "$tta" in --tta) label=", flip TTA" ;; --tta-dihedral) label=", dihedral TTA" ;; *) label="" ;; esac
+  echo "mean of five fine-tunes$label${epochs:+, --epochs $epochs}:"
   cat "$table"
 done
