@@ -2,9 +2,9 @@
 # The README's best ClinicDB-only model for the unseen centre: five fine-tunes of the shipped model on CVC-ClinicDB
 # train.txt (minus the seeded 10 % validation split), their uniform weight average (`hspsam average`), and its
 # CVC-ClinicDB test and Kvasir-SEG test metrics (never trained on), without TTA, with flips and with all eight
-# rotations and reflections (--tta-dihedral). One command reproduces
-# the "Weight averaging of the fine-tunes" item of README.md; every step is skipped when its output exists, so an
-# interrupted run continues (a fine-tune stopped half-way restarts from its own last.safetensors).
+# rotations and reflections (--tta-dihedral). One command reproduces the "Weight averaging of the fine-tunes" item
+# of README.md; every step is skipped when its output exists, so an interrupted run continues (a fine-tune stopped
+# half-way restarts from its own last.safetensors).
 #
 #   bash scripts/soup.sh [--out DIR] [--epochs N] [--device cuda]
 #
@@ -73,7 +73,6 @@ for tta in "" --tta --tta-dihedral; do
       --report "$out/report${suffix:+-$suffix}" > "$table.partial"
     mv "$table.partial" "$table"
   fi
-  case "$tta" in --tta) label=", flip TTA" ;; --tta-dihedral) label=", dihedral TTA" ;; *) label="" ;; esac
-  echo "mean of five fine-tunes$label${epochs:+, --epochs $epochs}:"
+  echo "mean of five fine-tunes${tta:+, $tta}${epochs:+, --epochs $epochs}:"
   cat "$table"
 done

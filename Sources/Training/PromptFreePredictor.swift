@@ -41,21 +41,17 @@ public final class PromptFreePredictor {
   static func augmentedLogits(model: HSPSAM, images: Tensor, augmentation: TestTimeAugmentation) throws -> Tensor {
     guard augmentation != .none else { return try logits(model: model, images: images) }
     let flips: [[Int]] = [[], [3], [2], [2, 3]]
-    let transpositions = augmentation == .dihedral ? [false, true] : [false]
-    var sum: Tensor?
-    for transposed in transpositions {
+    let mappedBack = try augmentation.transpositions.flatMap { transposed -> [Tensor] in
       // Transposing the padded S x S square keeps the content in its top-left corner (h x w becomes w x h).
       let base = transposed ? try images.transpose(2, 3) : images
-      let batch = try Tensor.cat(flips.map { $0.isEmpty ? base : try base.flip($0) }, dim: 0)
-      let batchLogits = try logits(model: model, images: batch)
-      for (i, dims) in flips.enumerated() {
+      let batchLogits = try logits(model: model, images: Tensor.cat(flips.map { $0.isEmpty ? base : try base.flip($0) }, dim: 0))
+      return try flips.enumerated().map { i, dims in
         var back = try batchLogits.slice(dim: 0, start: i, end: i + 1)
         if !dims.isEmpty { back = try back.flip(dims) }
-        if transposed { back = try back.transpose(2, 3) }
-        sum = try sum.map { try $0 + back } ?? back
+        return transposed ? try back.transpose(2, 3) : back
       }
     }
-    return try sum! / Double(flips.count * transpositions.count)
+    return try Tensor.cat(mappedBack, dim: 0).mean(dims: [0], keepDim: true)
   }
 
   /// Class probabilities (K+1, H, W) at the image's size, and the class map (argmax; binary: foreground p > 0.5).
@@ -77,7 +73,7 @@ public final class PromptFreePredictor {
 }
 
 /// Which copies of the input a prediction averages over (`--tta`, `--tta-dihedral`).
-public enum TestTimeAugmentation: String, Sendable {
+public enum TestTimeAugmentation: Sendable {
   /// The image alone.
   case none
   /// The image and its horizontal, vertical and double flips: 4x the compute.
@@ -85,10 +81,13 @@ public enum TestTimeAugmentation: String, Sendable {
   /// The flips of the image and of its transpose, i.e. all 8 rotations and reflections of the square: 8x the compute.
   case dihedral
 
-  /// How it is named in a results row's source.
-  public var label: String {
+  /// Whether the flips run on the image alone or on the image and its transpose.
+  var transpositions: [Bool] { self == .dihedral ? [false, true] : [false] }
+
+  /// How a results row's source names it (nil: no TTA).
+  public var label: String? {
     switch self {
-    case .none: return "no TTA"
+    case .none: return nil
     case .flips: return "flip TTA"
     case .dihedral: return "dihedral TTA"
     }

@@ -30,33 +30,34 @@ final class TestTimeAugmentationTests: XCTestCase {
     return Image(width: n, height: n, channels: 3, bytes: rgb)
   }
 
-  /// With the flips averaged, predicting the mirrored image gives the mirrored probabilities (to float rounding,
-  /// atol 1e-4); the model alone is not mirror-equivariant (it differs by more than 1e-3 somewhere).
-  func testFlipAveragingMakesPredictionMirrorEquivariant() throws {
+  /// Predicting the mirrored and/or transposed image with `augmentation` gives the prediction mapped the same way
+  /// (to float rounding, atol 1e-4), while without TTA the two differ by more than 1e-3 somewhere (the model alone
+  /// is not equivariant, so the check can fail).
+  func assertEquivariant(_ augmentation: TestTimeAugmentation, mirrored: Bool, transposed: Bool,
+                         file: StaticString = #filePath, line: UInt = #line) throws {
     guard FileManager.default.fileExists(atPath: Self.weights) else { throw XCTSkip("run scripts/setup.sh for lite_medsam.pth") }
     let predictor = try PromptFreePredictor(checkpoint: Self.shipped, baseCheckpoint: Self.weights)
-    func foreground(_ mirrored: Bool) throws -> Tensor {
-      let p = try predictor.predict(image(mirrored: mirrored)).probabilities.slice(dim: 0, start: 1, end: 2)
-      return mirrored ? try p.flip([2]) : p
+    func foreground(_ transformed: Bool) throws -> Tensor {
+      var p = try predictor.predict(image(mirrored: transformed && mirrored, transposed: transformed && transposed))
+        .probabilities.slice(dim: 0, start: 1, end: 2)
+      if transformed && transposed { p = try p.transpose(1, 2) }
+      return transformed && mirrored ? try p.flip([2]) : p
     }
     let plain = try (foreground(false) - foreground(true)).abs().max().item()
-    XCTAssertGreaterThan(plain, 1e-3, "without TTA the two predictions differ")
-    predictor.testTimeAugmentation = .flips
-    assertAllClose(try foreground(true), try foreground(false), atol: 1e-4, "with TTA they mirror each other")
+    XCTAssertGreaterThan(plain, 1e-3, "without TTA the two predictions differ", file: file, line: line)
+    predictor.testTimeAugmentation = augmentation
+    assertAllClose(try foreground(true), try foreground(false), atol: 1e-4, "with \(augmentation) TTA they map onto each other",
+                   file: file, line: line)
+  }
+
+  /// With the flips averaged, predicting the mirrored image gives the mirrored probabilities.
+  func testFlipAveragingMakesPredictionMirrorEquivariant() throws {
+    try assertEquivariant(.flips, mirrored: true, transposed: false)
   }
 
   /// With all eight rotations and reflections averaged, the prediction of the image rotated by 90 degrees (mirrored
-  /// and transposed) is the rotated prediction (atol 1e-4); the model alone is not rotation-equivariant (1e-3).
+  /// and transposed) is the rotated prediction.
   func testDihedralAveragingMakesPredictionRotationEquivariant() throws {
-    guard FileManager.default.fileExists(atPath: Self.weights) else { throw XCTSkip("run scripts/setup.sh for lite_medsam.pth") }
-    let predictor = try PromptFreePredictor(checkpoint: Self.shipped, baseCheckpoint: Self.weights)
-    func foreground(_ rotated: Bool) throws -> Tensor {
-      let p = try predictor.predict(image(mirrored: rotated, transposed: rotated)).probabilities.slice(dim: 0, start: 1, end: 2)
-      return rotated ? try p.transpose(1, 2).flip([2]) : p
-    }
-    let plain = try (foreground(false) - foreground(true)).abs().max().item()
-    XCTAssertGreaterThan(plain, 1e-3, "without TTA the two predictions differ")
-    predictor.testTimeAugmentation = .dihedral
-    assertAllClose(try foreground(true), try foreground(false), atol: 1e-4, "with dihedral TTA they rotate with each other")
+    try assertEquivariant(.dihedral, mirrored: true, transposed: true)
   }
 }

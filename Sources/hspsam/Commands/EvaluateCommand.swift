@@ -92,7 +92,7 @@ extension EvaluateCommand {
       let predictor = try PromptFreePredictor(checkpoint: path, baseCheckpoint: Paths.liteMedSAMWeights, device: device)
       predictor.testTimeAugmentation = testTime.augmentation
       segmenter = predictor
-      source = "checkpoint \(path)" + (testTime.augmentation == .none ? "" : ", \(testTime.augmentation.label)")
+      source = "checkpoint \(path)" + (testTime.augmentation.label.map { ", \($0)" } ?? "")
     }
     var rows: [ModelEvaluation.Row] = []
     for entry in datasets {
