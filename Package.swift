@@ -52,7 +52,7 @@ let package = Package(
     .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Tensor", "Data", "TestSupport"]),
     .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Data", "NN", "Tensor", "TestSupport"]),
-    .testTarget(name: "CLITests", dependencies: ["TestSupport", "Data", "Models", "Tensor", "hspsam"]),
+    .testTarget(name: "CLITests", dependencies: ["TestSupport", "Data", "Models", "Tensor", "Training", "hspsam"]),
     .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
   ],
   cxxLanguageStandard: .cxx20

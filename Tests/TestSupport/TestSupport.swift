@@ -56,17 +56,18 @@ public func assertAllClose(_ actual: Tensor, _ expected: Tensor, atol: Double, r
   }
 }
 
-/// Runs the built `hspsam` executable (next to the test bundle) as a user would.
+/// The built `hspsam` executable, next to the test bundle.
+public var hspsamExecutable: URL {
+  let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("hspsam")
+  return FileManager.default.fileExists(atPath: executable.path) ? executable : Bundle.main.bundleURL.appendingPathComponent("hspsam")
+}
+
+/// Runs the built `hspsam` executable as a user would.
 public func runHSPSAM(_ arguments: [String], environment: [String: String] = [:]) throws
   -> (status: Int32, stdout: String, stderr: String)
 {
-  let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-  var executable = folder.appendingPathComponent("hspsam")
-  if !FileManager.default.fileExists(atPath: executable.path) {
-    executable = Bundle.main.bundleURL.appendingPathComponent("hspsam")
-  }
   let process = Process()
-  process.executableURL = executable
+  process.executableURL = hspsamExecutable
   process.arguments = arguments
   if !environment.isEmpty {
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }

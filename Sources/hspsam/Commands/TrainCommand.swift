@@ -11,7 +11,8 @@ struct TrainCommand: ParsableCommand {
     discussion: """
       The run folder gets config.json, log.jsonl (one line per epoch), best.safetensors (best validation \
       Dice@0.5) and last.safetensors (with the optimiser state, for --resume). Checkpoints hold only the trained \
-      tensors; the LiteMedSAM base comes from set-up. Ctrl-C saves last.safetensors and stops.
+      tensors; the LiteMedSAM base comes from set-up. Ctrl-C or SIGTERM saves last.safetensors and stops (a \
+      second one quits without saving).
       """
   )
 
