@@ -121,6 +121,28 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("r2").path), "nothing written")
   }
 
+  /// Before it loads a model or writes anything, `predict` refuses an `--output` that would overwrite an input
+  /// image, and two inputs with one stem (the second mask would replace the first); each error names the files.
+  func testPredictRefusesToOverwriteInputsOrItsOwnMasks() throws {
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let (first, second) = (folder.appendingPathComponent("first"), folder.appendingPathComponent("second"))
+    try writeGeneratedDataset(at: first, count: 1, prefix: "p")
+    try writeGeneratedDataset(at: second, count: 1, prefix: "p")
+    let images = first.appendingPathComponent("images").path
+    let before = try Data(contentsOf: URL(fileURLWithPath: images + "/p0.png"))
+    let intoInputs = try runHSPSAM(["predict", images, "--output", images])
+    XCTAssertNotEqual(intoInputs.status, 0)
+    XCTAssertTrue(intoInputs.stderr.contains("\(images)/p0.png would overwrite an input image"), intoInputs.stderr)
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: images + "/p0.png")), before, "the image is untouched")
+    let output = folder.appendingPathComponent("out").path
+    let sameStem = try runHSPSAM(["predict", images, second.appendingPathComponent("images/p0.png").path, "--output", output])
+    XCTAssertNotEqual(sameStem.status, 0)
+    XCTAssertTrue(sameStem.stderr.contains("\(images)/p0.png and \(second.path)/images/p0.png would both write \(output)/p0.png"),
+                  sameStem.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: output), "nothing written")
+  }
+
   /// The trained baselines (note section 4) through the same commands: `--config` twice (the second replaces the
   /// model section), one step, then a prompt-free prediction at the input size.
   func testBaselineArchitecturesTrainAndPredict() throws {

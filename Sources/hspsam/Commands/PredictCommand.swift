@@ -39,6 +39,7 @@ struct PredictCommand: ParsableCommand {
         .map { URL(fileURLWithPath: input).appendingPathComponent($0).path }
     }
     guard !files.isEmpty else { throw CommandError("no images in \(inputs.joined(separator: ", "))") }
+    try Self.checkOutputs(of: files, in: output, overlay: overlay, prob: prob)
     try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
     let predictor = try PromptFreePredictor(checkpoint: checkpoint, baseCheckpoint: baseCheckpoint ?? Paths.liteMedSAMWeights, device: device)
     predictor.testTimeAugmentation = testTime.augmentation
@@ -47,7 +48,7 @@ struct PredictCommand: ParsableCommand {
     for file in files {
       let image = try ImageIO.read(file)
       let (probabilities, classes) = try predictor.predict(image)
-      let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+      let stem = Self.stem(of: file)
       let out = URL(fileURLWithPath: output)
       try ImageIO.writePNG(binary ? classes.map { $0 * 255 } : classes, width: image.width, height: image.height, channels: 1,
                            to: out.appendingPathComponent("\(stem).png").path)
@@ -64,5 +65,29 @@ struct PredictCommand: ParsableCommand {
     }
     let seconds = Date().timeIntervalSince(start)
     print(String(format: "%d masks in %@ (%.2f s per image)", files.count, output, seconds / Double(files.count)))
+  }
+
+  static func stem(of file: String) -> String { URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent }
+
+  /// Refuses, before anything is written, a run that would lose data: two inputs with one stem (the second mask
+  /// would replace the first) or an output file that is one of the inputs (`--output` the images' own folder,
+  /// with PNG images).
+  static func checkOutputs(of files: [String], in output: String, overlay: Bool, prob: Bool) throws {
+    let inputs = Set(files.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path })
+    var writer: [String: String] = [:]
+    for file in files {
+      let stem = stem(of: file)
+      let names = [stem + ".png"] + (prob ? [stem + "_prob.png"] : []) + (overlay ? [stem + "_overlay.png"] : [])
+      for name in names {
+        let path = URL(fileURLWithPath: output).appendingPathComponent(name).resolvingSymlinksInPath().path
+        if let earlier = writer[path] {
+          throw CommandError("\(earlier) and \(file) would both write \(path): predict them into different --output folders")
+        }
+        guard !inputs.contains(path) else {
+          throw CommandError("\(path) would overwrite an input image: choose another --output")
+        }
+        writer[path] = file
+      }
+    }
   }
 }
