@@ -20,8 +20,13 @@ struct CommandError: Error, LocalizedError {
   var errorDescription: String? { message }
 }
 
-/// Refuses to write into a folder that does not exist, naming the option.
-func checkWritable(_ path: String, option: String) throws {
+/// Refuses to write into a folder that does not exist, or over one of `inputs` (the files the command reads),
+/// naming the option.
+func checkWritable(_ path: String, option: String, inputs: [String] = []) throws {
+  let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+  if let input = inputs.first(where: { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path == target }) {
+    throw CommandError("\(option) \(path) is \(input), which this command reads: choose another file")
+  }
   let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
   var isDirectory: ObjCBool = false
   guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {

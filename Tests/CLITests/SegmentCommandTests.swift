@@ -79,5 +79,13 @@ final class SegmentCommandTests: XCTestCase {
                                          "--box", "1,2,30,40", "--output", out, imagePath])
     XCTAssertTrue(wrongCheckpoint.stderr.contains("(for --model vit_b): checkpoint does not fit the model"), wrongCheckpoint.stderr)
     XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing written on failure")
+    // A file written that is the image, or another output, is refused before anything runs; the image is untouched.
+    let image = try Data(contentsOf: URL(fileURLWithPath: imagePath))
+    let overImage = try runHSPSAM(["segment", "--box", "1,2,30,40", "--output", imagePath, imagePath])
+    XCTAssertTrue(overImage.stderr.contains("--output \(imagePath!) is \(imagePath!), which this command reads"), overImage.stderr)
+    let twice = try runHSPSAM(["segment", "--box", "1,2,30,40", "--output", out, "--overlay", out, imagePath])
+    XCTAssertTrue(twice.stderr.contains("--overlay \(out) is \(out), which this command reads"), twice.stderr)
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: imagePath)), image, "the image is untouched")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing written")
   }
 }
