@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 
 #include "image_codecs.h"
 
@@ -18,6 +19,7 @@ struct error_manager {
   struct jpeg_error_mgr base;
   jmp_buf escape;
   char message[JMSG_LENGTH_MAX];
+  int truncated;
 };
 
 static void on_error(j_common_ptr info) {
@@ -26,9 +28,10 @@ static void on_error(j_common_ptr info) {
   longjmp(manager->escape, 1);
 }
 
+// Corrupt-data warnings (extraneous bytes before a marker and the like) keep the decoded pixels, as most viewers
+// do; a file that ends early is an error, as it is for PNG and for PIL: libjpeg would fill the rest with grey.
 static void on_warning(j_common_ptr info, int level) {
-  (void)info;
-  (void)level;  // corrupt-data warnings: keep the decoded pixels, as most viewers do
+  if (level < 0 && info->err->msg_code == JWRN_JPEG_EOF) ((struct error_manager *)info->err)->truncated = 1;
 }
 
 int ic_decode_jpeg(const uint8_t *data, size_t size, ic_image *out, char *error, size_t error_size) {
@@ -39,6 +42,7 @@ int ic_decode_jpeg(const uint8_t *data, size_t size, ic_image *out, char *error,
   info.err = jpeg_std_error(&manager.base);
   manager.base.error_exit = on_error;
   manager.base.emit_message = on_warning;
+  manager.truncated = 0;
   if (setjmp(manager.escape)) {
     snprintf(error, error_size, "JPEG: %s", manager.message);
     jpeg_destroy_decompress(&info);
@@ -65,6 +69,12 @@ int ic_decode_jpeg(const uint8_t *data, size_t size, ic_image *out, char *error,
   while (info.output_scanline < info.output_height) {
     JSAMPROW row = pixels + stride * info.output_scanline;
     jpeg_read_scanlines(&info, &row, 1);
+  }
+  if (manager.truncated) {
+    snprintf(error, error_size, "JPEG: premature end of file (truncated)");
+    jpeg_destroy_decompress(&info);
+    free(pixels);
+    return 1;
   }
   jpeg_finish_decompress(&info);
   out->width = (int32_t)info.output_width;

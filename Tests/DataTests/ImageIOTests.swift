@@ -73,8 +73,13 @@ final class ImageIOTests: XCTestCase {
     let truncated = scratch.appendingPathComponent("cut.png").path
     let png = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("images/rgb8.png")))
     try png.prefix(png.count / 2).write(to: URL(fileURLWithPath: truncated))
+    // A JPEG cut short: libjpeg only warns and fills the rest with grey; it must be an error all the same.
+    let truncatedJPEG = scratch.appendingPathComponent("cut.jpg").path
+    let jpeg = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("images/rgb.jpg")))
+    try jpeg.prefix(jpeg.count * 2 / 3).write(to: URL(fileURLWithPath: truncatedJPEG))
     let cases: [(String, String)] = [
       (empty, "empty file"), (text, "not a JPEG, PNG or TIFF image"), (truncated, "PNG:"),
+      (truncatedJPEG, "JPEG: premature end of file (truncated)"),
       (scratch.appendingPathComponent("missing.jpg").path, "no such file"), (scratch.path, "is a folder"),
     ]
     for (path, reason) in cases {
