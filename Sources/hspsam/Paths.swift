@@ -20,12 +20,12 @@ struct CommandError: Error, LocalizedError {
   var errorDescription: String? { message }
 }
 
-/// Refuses to write into a folder that does not exist, or over one of `inputs` (the files the command reads),
-/// naming the option.
-func checkWritable(_ path: String, option: String, inputs: [String] = []) throws {
+/// Refuses to write into a folder that does not exist, or over one of `others` (the files the command reads, and
+/// those it writes besides this one), naming the option.
+func checkWritable(_ path: String, option: String, others: [String] = []) throws {
   let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-  if let input = inputs.first(where: { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path == target }) {
-    throw CommandError("\(option) \(path) is \(input), which this command reads: choose another file")
+  if let other = others.first(where: { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path == target }) {
+    throw CommandError("\(option) \(path) would overwrite \(other), which this command also uses: choose another file")
   }
   let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
   var isDirectory: ObjCBool = false

@@ -82,9 +82,9 @@ final class SegmentCommandTests: XCTestCase {
     // A file written that is the image, or another output, is refused before anything runs; the image is untouched.
     let image = try Data(contentsOf: URL(fileURLWithPath: imagePath))
     let overImage = try runHSPSAM(["segment", "--box", "1,2,30,40", "--output", imagePath, imagePath])
-    XCTAssertTrue(overImage.stderr.contains("--output \(imagePath!) is \(imagePath!), which this command reads"), overImage.stderr)
+    XCTAssertTrue(overImage.stderr.contains("--output \(imagePath!) would overwrite \(imagePath!), which this command also uses"), overImage.stderr)
     let twice = try runHSPSAM(["segment", "--box", "1,2,30,40", "--output", out, "--overlay", out, imagePath])
-    XCTAssertTrue(twice.stderr.contains("--overlay \(out) is \(out), which this command reads"), twice.stderr)
+    XCTAssertTrue(twice.stderr.contains("--overlay \(out) would overwrite \(out), which this command also uses"), twice.stderr)
     XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: imagePath)), image, "the image is untouched")
     XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing written")
   }

@@ -83,9 +83,9 @@ struct SegmentCommand: ParsableCommand {
   func run() throws {
     // Each file written must be neither a file read (image, weights) nor another of the outputs.
     let read = [image] + (checkpoint.map { [$0] } ?? [])
-    try checkWritable(output, option: "--output", inputs: read)
-    if let overlay { try checkWritable(overlay, option: "--overlay", inputs: read + [output]) }
-    if let logits { try checkWritable(logits, option: "--logits", inputs: read + [output] + (overlay.map { [$0] } ?? [])) }
+    try checkWritable(output, option: "--output", others: read)
+    if let overlay { try checkWritable(overlay, option: "--overlay", others: read + [output]) }
+    if let logits { try checkWritable(logits, option: "--logits", others: read + [output] + (overlay.map { [$0] } ?? [])) }
     let picture = try ImageIO.read(image)
     let (w, h) = (Double(picture.width), Double(picture.height))
     let boxList = try boxes.map(Self.parseBox)
