@@ -15,14 +15,14 @@ final class TrainSignalTests: XCTestCase {
     let data = folder.appendingPathComponent("data")
     try writeGeneratedDataset(at: data, count: 3, prefix: "t")
     let run = folder.appendingPathComponent("run").path
-    let environment = ProcessInfo.processInfo.environment.merging(["HSPSAM_CACHE": folder.appendingPathComponent("cache").path]) { _, new in new }
+    let cache = ["HSPSAM_CACHE": folder.appendingPathComponent("cache").path]
 
     // 500 epochs of one step each: far more than runs before the signal arrives.
     let process = Process()
     process.executableURL = hspsamExecutable
     process.arguments = ["train", "--config", #"{"batchSize": 2, "cachedVariants": 1, "model": {"promptsPerLevel": 1}}"#,
                          "--data", data.path, "--out", run, "--epochs", "500", "--val-fraction", "0.3"]
-    process.environment = environment
+    process.environment = ProcessInfo.processInfo.environment.merging(cache) { _, new in new }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -48,7 +48,7 @@ final class TrainSignalTests: XCTestCase {
     XCTAssertGreaterThanOrEqual(saved.step, 1, "saved after at least the step whose progress line was read")
     XCTAssertTrue(lastLine.contains("at step \(saved.step):"), "the line names the saved step \(saved.step): \(lastLine)")
     let resumed = try runHSPSAM(["train", "--resume", "--data", data.path, "--out", run, "--val-fraction", "0.3",
-                                 "--max-steps", String(saved.step + 1)], environment: ["HSPSAM_CACHE": folder.appendingPathComponent("cache").path])
+                                 "--max-steps", String(saved.step + 1)], environment: cache)
     XCTAssertEqual(resumed.status, 0, resumed.stderr)
     XCTAssertTrue(resumed.stderr.contains("resuming at epoch \(saved.epoch + 1), step \(saved.step)"), resumed.stderr)
     XCTAssertEqual(try RunCheckpoint.read(run + "/last.safetensors").metadata.step, saved.step + 1, "one more step, from the saved one")
