@@ -27,14 +27,23 @@ public final class LiteMedSAMBaseline: ForegroundSegmenter {
   }
 
   public func foreground(_ image: Image, truth: [UInt8]) throws -> [Float] {
-    try predictor.setImage(image.rgbTensor())
+    guard mode == .boxOracle else { return try decode(image, prompt: Prompt()) }
+    let components = ConnectedComponents.find(truth, width: image.width, height: image.height, minimumArea: minimumComponentArea)
+    // No foreground: nothing to box, so the oracle predicts an empty mask.
+    guard !components.isEmpty else { return [Float](repeating: 0, count: image.width * image.height) }
+    return try boxPrompted(image, boxes: components.map(\.box))
+  }
+
+  /// Foreground probability from XYXY boxes in image pixels (one decode each, united by the maximum): the oracle's
+  /// decode, also used with boxes the prompt-free model found itself (`BoxRefinement`).
+  public func boxPrompted(_ image: Image, boxes: [[Double]]) throws -> [Float] {
     var prompt = Prompt()
-    if mode == .boxOracle {
-      let components = ConnectedComponents.find(truth, width: image.width, height: image.height, minimumArea: minimumComponentArea)
-      // No foreground: nothing to box, so the oracle predicts an empty mask.
-      guard !components.isEmpty else { return [Float](repeating: 0, count: image.width * image.height) }
-      prompt.boxes = components.map(\.box)
-    }
+    prompt.boxes = boxes
+    return try decode(image, prompt: prompt)
+  }
+
+  func decode(_ image: Image, prompt: Prompt) throws -> [Float] {
+    try predictor.setImage(image.rgbTensor())
     let prediction = try predictor.predict(prompt, multimaskOutput: false)
     return try Torch.withNoGrad {
       try prediction.masks.select(dim: 1, index: 0).max(dims: [0]).sigmoid().floats()

@@ -72,6 +72,11 @@ final class EvaluateCommandTests: XCTestCase {
       XCTAssertNotEqual(refused.status, 0)
       XCTAssertTrue(refused.stderr.contains("--tta and --tta-dihedral apply to a trained model's run"), refused.stderr)
     }
+    for arguments in [["--pred", pred, "--gt", gt, "--box-refine"], ["--baseline", "box-oracle", "--data", gt, "--box-refine"]] {
+      let refused = try runHSPSAM(["evaluate"] + arguments)
+      XCTAssertNotEqual(refused.status, 0)
+      XCTAssertTrue(refused.stderr.contains("--box-refine applies to a trained model's run"), refused.stderr)
+    }
     let both = try runHSPSAM(["evaluate", "--data", gt, "--tta", "--tta-dihedral"])
     XCTAssertNotEqual(both.status, 0)
     XCTAssertTrue(both.stderr.contains("--tta and --tta-dihedral exclude each other"), both.stderr)

@@ -70,6 +70,11 @@ final class TrainPredictCommandTests: XCTestCase {
     let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as? [String: Any])
     XCTAssertEqual((document["means"] as? [[String: Any]])?.first?["count"] as? Double, 3)
     XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("maps/gen/s1.jpg.png").path))
+    let refinedRun = try runHSPSAM(["evaluate", "--checkpoint", run, "--data", "gen=" + data.path, "--format", "json",
+                                    "--box-refine"])
+    XCTAssertEqual(refinedRun.status, 0, refinedRun.stderr)
+    XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(refinedRun.stdout.utf8)) as? [String: Any])?["count"] as? Double, 3,
+                   refinedRun.stdout)
 
     let wrong = try runHSPSAM(["predict", "--checkpoint", Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path,
                                data.appendingPathComponent("images").path, "--output", output])
@@ -112,6 +117,13 @@ final class TrainPredictCommandTests: XCTestCase {
     let shipped = try runHSPSAM(["predict", data.appendingPathComponent("images/s0.jpg.png").path, "--output", builtin])
     XCTAssertEqual(shipped.status, 0, shipped.stderr)
     XCTAssertEqual(try ImageIO.read(builtin + "/s0.jpg.png").width, 40)
+    // --box-refine: the same model's objects boxed and decoded by LiteMedSAM; a 0/255 mask and a probability map.
+    let refined = folder.appendingPathComponent("refined").path
+    let boxed = try runHSPSAM(["predict", data.appendingPathComponent("images/s0.jpg.png").path, "--output", refined,
+                               "--box-refine", "--prob"])
+    XCTAssertEqual(boxed.status, 0, boxed.stderr)
+    XCTAssertEqual(Set(try ImageIO.read(refined + "/s0.jpg.png").samples).subtracting([0, 255]), [])
+    XCTAssertEqual(try ImageIO.read(refined + "/s0.jpg_prob.png").width, 40)
     let unknown = try runHSPSAM(["predict", "--checkpoint", "hsp-nothing", data.appendingPathComponent("images").path, "--output", output])
     XCTAssertTrue(unknown.stderr.contains("hsp-nothing: no such file or folder"), unknown.stderr)
     let badConfig = folder.appendingPathComponent("bad.json")

@@ -45,3 +45,19 @@ struct TestTimeAugmentationOptions: ParsableArguments {
     guard !(flips && dihedral) else { throw ValidationError("--tta and --tta-dihedral exclude each other (the dihedral copies include the flips)") }
   }
 }
+
+/// `--box-refine`: self-prompted box refinement of a one-class model's prediction (`predict`, `evaluate`).
+struct BoxRefinementOptions: ParsableArguments {
+  @Flag(help: "Refine with boxes: each object the model finds is boxed, and the frozen LiteMedSAM decodes the image from those boxes (one more LiteMedSAM pass per image; one-class models).")
+  var boxRefine = false
+
+  /// `segmenter` itself, or wrapped in the refinement when asked; refused for a model with several classes.
+  func apply(to predictor: PromptFreePredictor, device: Device) throws -> ForegroundSegmenter {
+    guard boxRefine else { return predictor }
+    let classes = predictor.metadata.config.model.numClasses
+    guard classes == 1 else {
+      throw CommandError("--box-refine needs a one-class model; this one has \(classes) classes")
+    }
+    return try BoxRefinement(promptFree: predictor, weights: Paths.liteMedSAMWeights, device: device)
+  }
+}

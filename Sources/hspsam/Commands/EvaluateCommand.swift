@@ -43,6 +43,7 @@ struct EvaluateCommand: ParsableCommand {
   @Flag(help: "Skip unreadable or unmatched files (listed on stderr) instead of failing.") var skipInvalid = false
   @Flag(help: "With --format json, add per-image values.") var perImage = false
   @OptionGroup var testTime: TestTimeAugmentationOptions
+  @OptionGroup var refinement: BoxRefinementOptions
   @OptionGroup var deviceOptions: DeviceOptions
 
   func validate() throws {
@@ -51,6 +52,9 @@ struct EvaluateCommand: ParsableCommand {
     guard (0...50).contains(cases) else { throw ValidationError("--cases must be 0...50") }
     guard testTime.augmentation == .none || (runsModel && baseline == nil) else {
       throw ValidationError("--tta and --tta-dihedral apply to a trained model's run (--checkpoint or the built-in model), not to --baseline or --pred")
+    }
+    guard !refinement.boxRefine || (runsModel && baseline == nil) else {
+      throw ValidationError("--box-refine applies to a trained model's run (--checkpoint or the built-in model), not to --baseline or --pred")
     }
     if !runsModel {
       guard pred != nil, gt != nil else { throw ValidationError("give --pred and --gt, or --data (with --checkpoint, --baseline or the built-in model)") }
@@ -91,8 +95,9 @@ extension EvaluateCommand {
       let path = try Paths.resolveCheckpoint(checkpoint)
       let predictor = try PromptFreePredictor(checkpoint: path, baseCheckpoint: Paths.liteMedSAMWeights, device: device)
       predictor.testTimeAugmentation = testTime.augmentation
-      segmenter = predictor
+      segmenter = try refinement.apply(to: predictor, device: device)
       source = "checkpoint \(path)" + (testTime.augmentation.label.map { ", \($0)" } ?? "")
+        + (refinement.boxRefine ? ", box refinement" : "")
     }
     var rows: [ModelEvaluation.Row] = []
     for entry in datasets {

@@ -22,6 +22,7 @@ struct PredictCommand: ParsableCommand {
   @Flag(help: "Also write overlays.") var overlay = false
   @Flag(help: "Also write the foreground probability map (binary models).") var prob = false
   @OptionGroup var testTime: TestTimeAugmentationOptions
+  @OptionGroup var refinement: BoxRefinementOptions
   @Option(help: "Base weights the checkpoint was trained on: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h model.") var baseCheckpoint: String?
   @OptionGroup var deviceOptions: DeviceOptions
 
@@ -44,17 +45,17 @@ struct PredictCommand: ParsableCommand {
     let predictor = try PromptFreePredictor(checkpoint: checkpoint, baseCheckpoint: baseCheckpoint ?? Paths.liteMedSAMWeights, device: device)
     predictor.testTimeAugmentation = testTime.augmentation
     let binary = predictor.metadata.config.model.numClasses == 1
+    let refined = refinement.boxRefine ? try refinement.apply(to: predictor, device: device) : nil
     let start = Date()
     for file in files {
       let image = try ImageIO.read(file)
-      let (probabilities, classes) = try predictor.predict(image)
+      let (foreground, classes) = try Self.predict(image, predictor: predictor, refined: refined)
       let stem = Self.stem(of: file)
       let out = URL(fileURLWithPath: output)
       try ImageIO.writePNG(binary ? classes.map { $0 * 255 } : classes, width: image.width, height: image.height, channels: 1,
                            to: out.appendingPathComponent("\(stem).png").path)
-      if prob && binary {
-        let foreground = try probabilities[1].floats().map { UInt8(Swift.max(0, Swift.min(255, ($0 * 255).rounded()))) }
-        try ImageIO.writePNG(foreground, width: image.width, height: image.height, channels: 1,
+      if prob, let foreground {
+        try ImageIO.writePNG(foreground.map { UInt8(Swift.max(0, Swift.min(255, ($0 * 255).rounded()))) }, width: image.width, height: image.height, channels: 1,
                              to: out.appendingPathComponent("\(stem)_prob.png").path)
       }
       if overlay {
@@ -65,6 +66,17 @@ struct PredictCommand: ParsableCommand {
     }
     let seconds = Date().timeIntervalSince(start)
     print(String(format: "%d masks in %@ (%.2f s per image)", files.count, output, seconds / Double(files.count)))
+  }
+
+  /// The foreground probability (one-class models; nil for several classes) and the class map of one image.
+  static func predict(_ image: Image, predictor: PromptFreePredictor, refined: ForegroundSegmenter?) throws
+    -> (foreground: [Float]?, classes: [UInt8]) {
+    if let refined {
+      let foreground = try refined.foreground(image, truth: [])
+      return (foreground, foreground.map { $0 > 0.5 ? 1 : 0 })
+    }
+    let (probabilities, classes) = try predictor.predict(image)
+    return (predictor.metadata.config.model.numClasses == 1 ? try probabilities[1].floats() : nil, classes)
   }
 
   static func stem(of file: String) -> String { URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent }
