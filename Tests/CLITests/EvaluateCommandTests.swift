@@ -77,6 +77,12 @@ final class EvaluateCommandTests: XCTestCase {
       XCTAssertNotEqual(refused.status, 0)
       XCTAssertTrue(refused.stderr.contains("--box-refine applies to a trained model's run"), refused.stderr)
     }
+    let padding = try runHSPSAM(["evaluate", "--data", gt, "--box-refine", "--box-padding", "2"])
+    XCTAssertNotEqual(padding.status, 0)
+    XCTAssertTrue(padding.stderr.contains("--box-padding must be in 0...1"), padding.stderr)
+    let orphan = try runHSPSAM(["evaluate", "--data", gt, "--box-min-fraction", "0.5"])
+    XCTAssertNotEqual(orphan.status, 0)
+    XCTAssertTrue(orphan.stderr.contains("--box-padding and --box-min-fraction need --box-refine"), orphan.stderr)
     let both = try runHSPSAM(["evaluate", "--data", gt, "--tta", "--tta-dihedral"])
     XCTAssertNotEqual(both.status, 0)
     XCTAssertTrue(both.stderr.contains("--tta and --tta-dihedral exclude each other"), both.stderr)

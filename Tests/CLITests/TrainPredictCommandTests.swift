@@ -120,7 +120,7 @@ final class TrainPredictCommandTests: XCTestCase {
     // --box-refine: the same model's objects boxed and decoded by LiteMedSAM; a 0/255 mask and a probability map.
     let refined = folder.appendingPathComponent("refined").path
     let boxed = try runHSPSAM(["predict", data.appendingPathComponent("images/s0.jpg.png").path, "--output", refined,
-                               "--box-refine", "--prob"])
+                               "--box-refine", "--box-padding", "0.05", "--prob"])
     XCTAssertEqual(boxed.status, 0, boxed.stderr)
     XCTAssertEqual(Set(try ImageIO.read(refined + "/s0.jpg.png").samples).subtracting([0, 255]), [])
     XCTAssertEqual(try ImageIO.read(refined + "/s0.jpg_prob.png").width, 40)

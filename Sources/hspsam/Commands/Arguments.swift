@@ -50,6 +50,18 @@ struct TestTimeAugmentationOptions: ParsableArguments {
 struct BoxRefinementOptions: ParsableArguments {
   @Flag(help: "Refine with boxes: each object the model finds is boxed, and the frozen LiteMedSAM decodes the image from those boxes (one more LiteMedSAM pass per image; one-class models).")
   var boxRefine = false
+  @Option(help: "With --box-refine: each side of a box moves out by this fraction of its width or height (default 0.1).")
+  var boxPadding: Double?
+  @Option(help: "With --box-refine: objects smaller than this fraction of the largest get no box (default 0.25).")
+  var boxMinFraction: Double?
+
+  func validate() throws {
+    guard boxRefine || (boxPadding == nil && boxMinFraction == nil) else {
+      throw ValidationError("--box-padding and --box-min-fraction need --box-refine")
+    }
+    if let boxPadding, !(0...1).contains(boxPadding) { throw ValidationError("--box-padding must be in 0...1") }
+    if let boxMinFraction, !(0...1).contains(boxMinFraction) { throw ValidationError("--box-min-fraction must be in 0...1") }
+  }
 
   /// `segmenter` itself, or wrapped in the refinement when asked; refused for a model with several classes.
   func apply(to predictor: PromptFreePredictor, device: Device) throws -> ForegroundSegmenter {
@@ -58,6 +70,9 @@ struct BoxRefinementOptions: ParsableArguments {
     guard classes == 1 else {
       throw CommandError("--box-refine needs a one-class model; this one has \(classes) classes")
     }
-    return try BoxRefinement(promptFree: predictor, weights: Paths.liteMedSAMWeights, device: device)
+    let refinement = try BoxRefinement(promptFree: predictor, weights: Paths.liteMedSAMWeights, device: device)
+    if let boxPadding { refinement.padding = boxPadding }
+    if let boxMinFraction { refinement.minimumAreaFraction = boxMinFraction }
+    return refinement
   }
 }
