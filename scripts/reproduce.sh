@@ -9,7 +9,8 @@
 #                             [--table-only]
 #
 # Methods (../shared/notes/hsp-sam.md section 4): hsp (T=4), the trained baselines decoder-only, positional and
-# hsp-single (each with the hsp configuration, model section replaced), and the untrained box-oracle and no-prompt.
+# hsp-single (each with the hsp configuration, model section replaced), and the untrained box-oracle and no-prompt;
+# also hsp (T=4) with `--box-refine` (its objects' boxes decoded by the frozen LiteMedSAM; README).
 #
 #   --config FILE        hsp training configuration (default: the built-in defaults, 60 epochs; the README's CPU
 #                        run used configs/clinicdb-cpu.json: 6 epochs, 2 cached augmentation copies)
@@ -70,6 +71,7 @@ row_file() {
     hsp-single) echo 12_single_$tag ;;
     decoder-only) echo 14_decoder_$tag ;;
     positional) echo 16_positional_$tag ;;
+    "hsp (T=4), box refine") [ "$tag" = Kvasir-SEG_all ] && echo 18_hspbox_$tag || echo 17_hspbox_$tag ;;
     box-oracle) [ "$tag" = Kvasir-SEG_all ] && echo 21_box_$tag || echo 20_box_$tag ;;
     no-prompt) [ "$tag" = Kvasir-SEG_all ] && echo 31_none_$tag || echo 30_none_$tag ;;
     "hsp T="*) local t=${1#hsp T=}; t=${t%% *}
@@ -133,11 +135,13 @@ if [ $table_only = 0 ]; then  # everything up to the table: training and evaluat
     evaluate hsp-single hsp-single "$name" "$folder" --split test.txt
     evaluate decoder-only decoder-only "$name" "$folder" --split test.txt
     evaluate positional positional "$name" "$folder" --split test.txt
+    evaluate "hsp (T=4), box refine" hsp "$name" "$folder" --split test.txt --box-refine
     evaluate box-oracle - "$name" "$folder" --baseline box-oracle --split test.txt
     evaluate no-prompt - "$name" "$folder" --baseline no-prompt --split test.txt
   done
   if [ $kvasir_all = 1 ]; then
     evaluate "hsp (T=4)" hsp "Kvasir-SEG all 1000" "$kvasir" --report "$runs/reports/hsp_Kvasir-SEG_all"
+    evaluate "hsp (T=4), box refine" hsp "Kvasir-SEG all 1000" "$kvasir" --box-refine
     evaluate box-oracle - "Kvasir-SEG all 1000" "$kvasir" --baseline box-oracle
     evaluate no-prompt - "Kvasir-SEG all 1000" "$kvasir" --baseline no-prompt
   fi
