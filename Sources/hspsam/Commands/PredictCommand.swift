@@ -12,7 +12,8 @@ struct PredictCommand: ParsableCommand {
       Writes <stem>.png per image at the image's size: 0/255 for one class, class indices for several; with \
       --overlay also <stem>_overlay.png. --prob also writes <stem>_prob.png, 255 x foreground probability (the map \
       `hspsam evaluate` scores). --box-refine replaces a one-class model's mask with the frozen LiteMedSAM's \
-      outline of each object it found, from the object's box (README, "HSP-SAM: prompt-free training, prediction and evaluation").
+      outline of each object it found, from the object's box (README: "HSP-SAM: prompt-free training, \
+      prediction and evaluation").
       """
   )
 
@@ -56,7 +57,8 @@ struct PredictCommand: ParsableCommand {
       try ImageIO.writePNG(binary ? classes.map { $0 * 255 } : classes, width: image.width, height: image.height, channels: 1,
                            to: out.appendingPathComponent("\(stem).png").path)
       if prob, let foreground {
-        try ImageIO.writePNG(foreground.map { UInt8(Swift.max(0, Swift.min(255, ($0 * 255).rounded()))) }, width: image.width, height: image.height, channels: 1,
+        let map = foreground.map { UInt8(Swift.max(0, Swift.min(255, ($0 * 255).rounded()))) }
+        try ImageIO.writePNG(map, width: image.width, height: image.height, channels: 1,
                              to: out.appendingPathComponent("\(stem)_prob.png").path)
       }
       if overlay {
