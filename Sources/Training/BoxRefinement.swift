@@ -28,10 +28,6 @@ public final class BoxRefinement: ForegroundSegmenter {
   }
 
   /// The boxes (XYXY, image pixels, inclusive) the first mask's components give, largest component first.
-  public func boxes(of probability: [Float], width: Int, height: Int) -> [[Double]] {
-    Self.boxes(of: probability, width: width, height: height, minimumAreaFraction: minimumAreaFraction, padding: padding)
-  }
-
   public static func boxes(of probability: [Float], width: Int, height: Int, minimumAreaFraction: Double,
                            padding: Double) -> [[Double]] {
     let mask = probability.map { $0 > 0.5 ? UInt8(1) : 0 }
@@ -47,7 +43,8 @@ public final class BoxRefinement: ForegroundSegmenter {
   /// The refined foreground probability; where the first mask is empty, the first probability unchanged.
   public func foreground(_ image: Image, truth: [UInt8]) throws -> [Float] {
     let first = try promptFree.foreground(image, truth: [])
-    let boxes = boxes(of: first, width: image.width, height: image.height)
+    let boxes = Self.boxes(of: first, width: image.width, height: image.height, minimumAreaFraction: minimumAreaFraction,
+                           padding: padding)
     guard !boxes.isEmpty else { return first }
     return try boxDecoder.boxPrompted(image, boxes: boxes)
   }

@@ -47,11 +47,14 @@ struct PredictCommand: ParsableCommand {
     let predictor = try PromptFreePredictor(checkpoint: checkpoint, baseCheckpoint: baseCheckpoint ?? Paths.liteMedSAMWeights, device: device)
     predictor.testTimeAugmentation = testTime.augmentation
     let binary = predictor.metadata.config.model.numClasses == 1
-    let refined = refinement.boxRefine ? try refinement.apply(to: predictor, device: device) : nil
+    // One-class models go through the same foreground map `evaluate` scores (refined with --box-refine; p > 0.5 is
+    // the mask); models with several classes keep the class map of the softmax.
+    let segmenter = try refinement.apply(to: predictor, device: device)
     let start = Date()
     for file in files {
       let image = try ImageIO.read(file)
-      let (foreground, classes) = try Self.predict(image, predictor: predictor, refined: refined)
+      let foreground = binary ? try segmenter.foreground(image, truth: []) : nil
+      let classes = try foreground.map { p in p.map { $0 > 0.5 ? UInt8(1) : 0 } } ?? predictor.predict(image).classes
       let stem = Self.stem(of: file)
       let out = URL(fileURLWithPath: output)
       try ImageIO.writePNG(binary ? classes.map { $0 * 255 } : classes, width: image.width, height: image.height, channels: 1,
@@ -69,17 +72,6 @@ struct PredictCommand: ParsableCommand {
     }
     let seconds = Date().timeIntervalSince(start)
     print(String(format: "%d masks in %@ (%.2f s per image)", files.count, output, seconds / Double(files.count)))
-  }
-
-  /// The foreground probability (one-class models; nil for several classes) and the class map of one image.
-  static func predict(_ image: Image, predictor: PromptFreePredictor, refined: ForegroundSegmenter?) throws
-    -> (foreground: [Float]?, classes: [UInt8]) {
-    if let refined {
-      let foreground = try refined.foreground(image, truth: [])
-      return (foreground, foreground.map { $0 > 0.5 ? 1 : 0 })
-    }
-    let (probabilities, classes) = try predictor.predict(image)
-    return (predictor.metadata.config.model.numClasses == 1 ? try probabilities[1].floats() : nil, classes)
   }
 
   static func stem(of file: String) -> String { URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent }
