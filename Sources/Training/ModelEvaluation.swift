@@ -30,8 +30,7 @@ public enum ModelEvaluation {
       }
       let truth = try dataset.encoding.classIndices(mask, path: sample.maskPath).map { $0 > 0 ? UInt8(1) : 0 }
       let probability = try segmenter.foreground(image, truth: truth)
-      // The foreground probability as an 8-bit map, round(255 p), exactly what a saved prediction holds.
-      let foreground = probability.map { UInt8(Swift.max(0, Swift.min(255, ($0 * 255).rounded()))) }
+      let foreground = eightBit(probability)
       let metrics = SegmentationMetrics.evaluate(prediction: foreground, groundTruth: truth, width: image.width, height: image.height)
       accumulator.add(metrics)
       perImage.append((sample.stem, metrics.dice05))
@@ -44,5 +43,11 @@ public enum ModelEvaluation {
     }
     let seconds = Date().timeIntervalSince(start) / Double(Swift.max(1, dataset.samples.count))
     return Row(name: dataset.name, summary: accumulator.summary(), perImage: perImage, gallery: gallery, secondsPerImage: seconds)
+  }
+
+  /// A probability map as 8 bits, round(255 p): what a saved prediction (and `predict --prob`) holds, and what
+  /// the metrics score, so a saved map re-scored with `--pred` gives the same numbers.
+  public static func eightBit(_ probability: [Float]) -> [UInt8] {
+    probability.map { UInt8(Swift.max(0, Swift.min(255, ($0 * 255).rounded()))) }
   }
 }

@@ -19,16 +19,19 @@ private func requestStop(_ signal: Int32) {
 /// decay, gradient clipping, deep supervision, validation Dice@0.5 every few epochs, `best` and `last` checkpoints,
 /// JSONL log, resumable.
 public final class Trainer {
-  /// One training dataset: a folder (with its own `split` file and validation split), a row name, and how many
-  /// draws per epoch relative to its size (weight 1: each image once; 2: twice; 0.5: a seeded half).
+  /// One training dataset: a folder (with its own `split` file and validation split), a row name, how many
+  /// draws per epoch relative to its size (weight 1: each image once; 2: twice; 0.5: a seeded half), and how its
+  /// mask values become classes (its classes must be the model's `numClasses`).
   public struct DataSource: Equatable {
     public var folder: String
     public var name: String?
     public var weight: Double
-    public init(folder: String, name: String? = nil, weight: Double = 1) {
+    public var encoding: MaskEncoding
+    public init(folder: String, name: String? = nil, weight: Double = 1, encoding: MaskEncoding = .binary) {
       self.folder = folder
       self.name = name
       self.weight = weight
+      self.encoding = encoding
     }
   }
 
@@ -125,7 +128,13 @@ public final class Trainer {
     var parts: [(name: String, train: SegmentationDataset, validation: SegmentationDataset, source: DataSource)] = []
     for source in options.datasets {
       guard source.weight > 0, source.weight.isFinite else { throw TrainingError("\(source.folder): weight must be > 0, got \(source.weight)") }
-      let full = try SegmentationDataset(root: source.folder, name: source.name, split: options.split, encoding: .threshold(127))
+      let full = try SegmentationDataset(root: source.folder, name: source.name, split: options.split, encoding: source.encoding)
+      // A rule with other classes than the model's would train on masks the model cannot express (or never see
+      // some of its classes): refused before anything is written.
+      guard source.encoding.classCount - 1 == config.model.numClasses else {
+        throw TrainingError("\(full.name): mask rule \(source.encoding.rule) gives \(source.encoding.classCount - 1) " +
+                            "foreground class(es), the model has numClasses \(config.model.numClasses)")
+      }
       guard !parts.contains(where: { $0.name == full.name }) else {
         throw TrainingError("two --data are named \(full.name): name them with NAME=DIR")
       }
@@ -163,7 +172,8 @@ public final class Trainer {
         "base=\(baseBytes) start=\(model.adaptedStart) backbone=\(config.model.backbone.rawValue) " +
           "levels=\(config.model.decodedLevels) size=\(config.inputSize) norm=\(config.inputNormalization.rawValue) " +
           "\(random)data=\(URL(fileURLWithPath: part.source.folder).standardizedFileURL.path)" +
-          (config.resize == .longestSidePad ? "" : " resize=\(config.resize.rawValue)")  // default: keys of earlier caches
+          (config.resize == .longestSidePad ? "" : " resize=\(config.resize.rawValue)") +  // default: keys of earlier caches
+          (part.source.encoding == .binary ? "" : " masks=\(part.source.encoding.rule)")  // the cache holds the class masks
       }
       // The augmented copies keep the key text of earlier caches; the plain copies, which draw nothing at random,
       // drop the seed and the augmentation from it.

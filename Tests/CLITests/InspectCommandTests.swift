@@ -5,8 +5,7 @@ import XCTest
 /// Runs the built `hspsam` executable as a user would.
 final class InspectCommandTests: XCTestCase {
   func testInspectLiteMedSAM() throws {
-    let path = Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path
-    guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("lite_medsam.pth absent: run scripts/setup.sh") }
+    let path = try Fixtures.requireLiteMedSAMWeights()
     let text = try runHSPSAM(["inspect", path])
     XCTAssertEqual(text.status, 0, text.stderr)
     XCTAssertTrue(text.stdout.contains("tensors: 435\n"), text.stdout)

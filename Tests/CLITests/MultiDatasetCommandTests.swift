@@ -25,8 +25,7 @@ final class MultiDatasetCommandTests: XCTestCase {
   }
 
   func testTrainAndEvaluateOnThreeFormats() throws {
-    guard FileManager.default.fileExists(atPath: Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path)
-    else { throw XCTSkip("lite_medsam.pth absent: run scripts/setup.sh") }
+    _ = try Fixtures.requireLiteMedSAMWeights()
     guard FileManager.default.fileExists(atPath: kvasir.appendingPathComponent("train.txt").path),
           FileManager.default.fileExists(atPath: clinic.appendingPathComponent("train.txt").path)
     else { throw XCTSkip("../shared/data (CVC-ClinicDB, Kvasir-SEG) absent: the real-data multi-dataset run is not tested") }

@@ -10,8 +10,7 @@ final class SegmentCommandTests: XCTestCase {
   var imagePath: String!
 
   override func setUpWithError() throws {
-    guard FileManager.default.fileExists(atPath: Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path)
-    else { throw XCTSkip("lite_medsam.pth absent: run scripts/setup.sh") }
+    _ = try Fixtures.requireLiteMedSAMWeights()
     folder = try makeTemporaryFolder()
     let (w, h) = (160, 120)
     var generator = SystemRandomNumberGenerator()
@@ -75,7 +74,7 @@ final class SegmentCommandTests: XCTestCase {
     XCTAssertTrue(missing.stderr.hasPrefix("Error: ") && missing.stderr.contains("none.png: no such file"), missing.stderr)
     XCTAssertEqual(missing.stderr.split(separator: "\n").count, 1)
     let wrongCheckpoint = try runHSPSAM(["segment", "--model", "vit_b", "--checkpoint",
-                                         Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path,
+                                         Fixtures.liteMedSAMWeights,
                                          "--box", "1,2,30,40", "--output", out, imagePath])
     XCTAssertTrue(wrongCheckpoint.stderr.contains("(for --model vit_b): checkpoint does not fit the model"), wrongCheckpoint.stderr)
     XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing written on failure")

@@ -8,8 +8,7 @@ import XCTest
 /// `hspsam train` then `hspsam predict` as a user runs them, on generated images, for one optimiser step.
 final class TrainPredictCommandTests: XCTestCase {
   func testTrainThenPredictAndErrors() throws {
-    guard FileManager.default.fileExists(atPath: Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path)
-    else { throw XCTSkip("lite_medsam.pth absent: run scripts/setup.sh") }
+    _ = try Fixtures.requireLiteMedSAMWeights()
     let folder = try makeTemporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let data = folder.appendingPathComponent("data")
@@ -76,7 +75,7 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(refinedRun.stdout.utf8)) as? [String: Any])?["count"] as? Double, 3,
                    refinedRun.stdout)
 
-    let wrong = try runHSPSAM(["predict", "--checkpoint", Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path,
+    let wrong = try runHSPSAM(["predict", "--checkpoint", Fixtures.liteMedSAMWeights,
                                data.appendingPathComponent("images").path, "--output", output])
     XCTAssertNotEqual(wrong.status, 0)
     XCTAssertTrue(wrong.stderr.contains("not an hspsam checkpoint"), wrong.stderr)
@@ -158,8 +157,7 @@ final class TrainPredictCommandTests: XCTestCase {
   /// The trained baselines (note section 4) through the same commands: `--config` twice (the second replaces the
   /// model section), one step, then a prompt-free prediction at the input size.
   func testBaselineArchitecturesTrainAndPredict() throws {
-    guard FileManager.default.fileExists(atPath: Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path)
-    else { throw XCTSkip("lite_medsam.pth absent: run scripts/setup.sh") }
+    _ = try Fixtures.requireLiteMedSAMWeights()
     let folder = try makeTemporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let data = folder.appendingPathComponent("data")
@@ -182,6 +180,68 @@ final class TrainPredictCommandTests: XCTestCase {
       let mask = try ImageIO.read(output + "/b1.png")
       XCTAssertEqual([mask.width, mask.height, mask.channels], [40, 30, 1], name)
     }
+  }
+
+  /// A model with two classes through the commands: label-value masks (`--masks labels:0,128,255`), one training
+  /// step, a class-index prediction with its foreground map, an evaluation; a rule whose classes differ from the
+  /// model's, an unknown --masks name and --box-refine are refused, each naming what is wrong.
+  func testMultiClassMasksTrainPredictEvaluate() throws {
+    _ = try Fixtures.requireLiteMedSAMWeights()
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let data = folder.appendingPathComponent("organs")
+    for sub in ["images", "masks"] {
+      try FileManager.default.createDirectory(at: data.appendingPathComponent(sub), withIntermediateDirectories: true)
+    }
+    for i in 0..<3 {  // class 1 (grey 128, red) on the left, class 2 (grey 255, green) on the right
+      var rgb = [UInt8](repeating: 30, count: 40 * 30 * 3), mask = [UInt8](repeating: 0, count: 40 * 30)
+      for y in (6 + i)..<20 {
+        for x in 3..<15 { mask[y * 40 + x] = 128; rgb[(y * 40 + x) * 3] = 220 }
+        for x in 22..<36 { mask[y * 40 + x] = 255; rgb[(y * 40 + x) * 3 + 1] = 220 }
+      }
+      try ImageIO.writePNG(rgb, width: 40, height: 30, channels: 3, to: data.appendingPathComponent("images/m\(i).png").path)
+      try ImageIO.writePNG(mask, width: 40, height: 30, channels: 1, to: data.appendingPathComponent("masks/m\(i).png").path)
+    }
+    let cache = ["HSPSAM_CACHE": folder.appendingPathComponent("cache").path]
+    let config = #"{"batchSize": 2, "cachedVariants": 1, "model": {"promptsPerLevel": 1, "numClasses": 2}}"#
+    func train(_ extra: [String], out: String) throws -> (status: Int32, stdout: String, stderr: String) {
+      try runHSPSAM(["train", "--config", config, "--data", data.path, "--out", folder.appendingPathComponent(out).path,
+                     "--max-steps", "1", "--val-fraction", "0.3"] + extra, environment: cache)
+    }
+    let binaryRule = try train([], out: "binary")
+    XCTAssertNotEqual(binaryRule.status, 0)
+    XCTAssertTrue(binaryRule.stderr.contains("organs: mask rule threshold:127 gives 1 foreground class(es), the model has numClasses 2"),
+                  binaryRule.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("binary").path), "nothing written")
+    let unknownName = try train(["--masks", "other=labels:0,128,255"], out: "unknown")
+    XCTAssertNotEqual(unknownName.status, 0)
+    XCTAssertTrue(unknownName.stderr.contains("--masks other=...: no --data is named other (names: organs)"), unknownName.stderr)
+    let badRule = try train(["--masks", "labels:0,128,300"], out: "bad")
+    XCTAssertNotEqual(badRule.status, 0)
+    XCTAssertTrue(badRule.stderr.contains("--masks labels:0,128,300: mask rule 'labels:0,128,300': '300' is not a grey value"),
+                  badRule.stderr)
+
+    let trained = try train(["--masks", "organs=labels:0,128,255"], out: "run")
+    XCTAssertEqual(trained.status, 0, trained.stderr)
+    let run = folder.appendingPathComponent("run").path
+    let output = folder.appendingPathComponent("pred").path
+    let predicted = try runHSPSAM(["predict", "--checkpoint", run, data.appendingPathComponent("images").path, "--output", output, "--prob"])
+    XCTAssertEqual(predicted.status, 0, predicted.stderr)
+    XCTAssertEqual(Set(try ImageIO.read(output + "/m0.png").samples).subtracting([0, 1, 2]), [], "class indices")
+    let map = try ImageIO.read(output + "/m0_prob.png")
+    XCTAssertEqual([map.width, map.height, map.channels], [40, 30, 1], "--prob writes 1 - p(background) for several classes")
+    let refine = try runHSPSAM(["predict", "--checkpoint", run, data.appendingPathComponent("images").path,
+                                "--output", folder.appendingPathComponent("refined").path, "--box-refine"])
+    XCTAssertNotEqual(refine.status, 0)
+    XCTAssertTrue(refine.stderr.contains("--box-refine needs a one-class model; this one has 2 classes"), refine.stderr)
+    let evaluated = try runHSPSAM(["evaluate", "--checkpoint", run, "--data", data.path, "--masks", "labels:0,128,255", "--format", "json"])
+    XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+    XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as? [String: Any])?["count"] as? Double, 3,
+                   evaluated.stdout)
+    // Grey 128 is not a label of this rule: the error names the mask file and the value.
+    let wrongLabels = try runHSPSAM(["evaluate", "--checkpoint", run, "--data", data.path, "--masks", "labels:0,255"])
+    XCTAssertNotEqual(wrongLabels.status, 0)
+    XCTAssertTrue(wrongLabels.stderr.contains("masks/m0.png: mask value 128 is not one of the labels [0, 255]"), wrongLabels.stderr)
   }
 
   /// HSP-SAM on a SAM ViT-B backbone through the commands: random ViT-B weights saved as a float16 checkpoint made

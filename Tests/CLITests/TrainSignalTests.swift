@@ -8,8 +8,7 @@ final class TrainSignalTests: XCTestCase {
   /// The run saves `last` after the step under way, exits non-zero (not killed by the signal) with one line that
   /// names the step and `--resume`, and `--resume` continues from that step.
   func testSIGTERMSavesTheRunAndResumeContinues() throws {
-    guard FileManager.default.fileExists(atPath: Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path)
-    else { throw XCTSkip("lite_medsam.pth absent: run scripts/setup.sh") }
+    _ = try Fixtures.requireLiteMedSAMWeights()
     let folder = try makeTemporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let data = folder.appendingPathComponent("data")

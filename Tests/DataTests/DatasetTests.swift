@@ -97,6 +97,25 @@ final class DatasetTests: XCTestCase {
     XCTAssertEqual(try MaskEncoding.threshold(127).classIndices(mask, path: "m.png"), [0, 1, 1])
   }
 
+  /// `--masks` text: each kind read and written back; bad rules are refused with the rule named.
+  func testMaskRulesParseAndRoundTrip() throws {
+    XCTAssertEqual(try MaskEncoding(rule: "threshold:50"), .threshold(50))
+    XCTAssertEqual(try MaskEncoding(rule: "labels:0,128,255"), .labelValues([0, 128, 255]))
+    XCTAssertEqual(try MaskEncoding(rule: "palette:000000,FF0000,00ff7f"), .palette([[0, 0, 0], [255, 0, 0], [0, 255, 127]]))
+    for rule in ["threshold:127", "labels:0,1,2", "palette:000000,ff0000,00ff7f"] {
+      XCTAssertEqual(try MaskEncoding(rule: rule).rule, rule)
+    }
+    XCTAssertEqual(MaskEncoding.binary.rule, "threshold:127")
+    let refusals = ["threshold:255": "N must be one integer in 0...254", "labels:0,300": "'300' is not a grey value",
+                    "labels:5": "got 1 values", "labels:0,1,1": "listed twice", "palette:00000": "'00000' is not a colour",
+                    "labels": "no values", "label:0,1": "unknown kind 'label'", "labels:0,,1": "'' is not a grey value"]
+    for (rule, reason) in refusals {
+      XCTAssertThrowsError(try MaskEncoding(rule: rule), rule) { error in
+        XCTAssertTrue("\(error)".hasPrefix("mask rule '\(rule)': ") && "\(error)".contains(reason), "\(error)")
+      }
+    }
+  }
+
   func testLoaderIsDeterministicAndKeepsImageAndMaskAligned() throws {
     let root = folder.appendingPathComponent("aligned")
     for i in 0..<6 { try writeSample(root, stem: String(i)) }

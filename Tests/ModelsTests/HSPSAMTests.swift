@@ -7,7 +7,7 @@ import XCTest
 
 /// HSP-SAM on the real LiteMedSAM weights (from set-up): keys, the frozen-backbone identities, gradients.
 final class HSPSAMTests: XCTestCase {
-  static let weights = Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path
+  static let weights = Fixtures.liteMedSAMWeights
 
   func makeModel(_ configure: (inout HSPSAMConfig) -> Void = { _ in }) throws -> HSPSAM {
     guard FileManager.default.fileExists(atPath: Self.weights) else { throw XCTSkip("run scripts/setup.sh for lite_medsam.pth") }

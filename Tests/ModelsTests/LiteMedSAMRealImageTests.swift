@@ -12,7 +12,7 @@ import XCTest
 /// where the reference logit is within 1e-3 of the threshold.
 final class LiteMedSAMRealImageTests: XCTestCase {
   static let repository = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
-  static let weights = repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path
+  static let weights = Fixtures.liteMedSAMWeights
   static let data = repository.deletingLastPathComponent().appendingPathComponent("shared/data/CVC-ClinicDB")
 
   func testLiteMedSAMOnClinicDBFrame() throws {

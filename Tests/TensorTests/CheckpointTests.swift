@@ -94,8 +94,7 @@ final class CheckpointTests: XCTestCase {
   }
 
   func testShippedLiteMedSAMWeights() throws {
-    let path = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
-      .appendingPathComponent("vendor/weights/lite_medsam.pth").path
+    let path = Fixtures.liteMedSAMWeights
     guard FileManager.default.fileExists(atPath: path) else {
       throw XCTSkip("vendor/weights/lite_medsam.pth is absent: run scripts/setup.sh")
     }

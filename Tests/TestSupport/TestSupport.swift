@@ -15,6 +15,17 @@ public enum Fixtures {
   /// ../shared/data beside the checkout, where the real datasets live.
   public static let sharedData = repository.deletingLastPathComponent().appendingPathComponent("shared/data")
 
+  /// The LiteMedSAM weights set-up fetches (vendor/weights, ignored by git).
+  public static let liteMedSAMWeights = repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path
+
+  /// The weights' path, or a skip (with the command that installs them) where set-up has not run.
+  public static func requireLiteMedSAMWeights() throws -> String {
+    guard FileManager.default.fileExists(atPath: liteMedSAMWeights) else {
+      throw XCTSkip("lite_medsam.pth absent: run scripts/setup.sh")
+    }
+    return liteMedSAMWeights
+  }
+
   /// The tensors of a fixture safetensors file, by name.
   public static func tensors(_ relative: String) throws -> [String: Tensor] {
     Dictionary(uniqueKeysWithValues: try Safetensors.read(path: path(relative)).tensors.map { ($0.name, $0.tensor) })

@@ -6,7 +6,7 @@ import XCTest
 /// CVC-ClinicDB frame 14 (one polyp) and its 0/1 mask, for the tests that run LiteMedSAM on a real image; skips
 /// when the weights or the shared data are absent.
 enum RealFrame {
-  static let weights = Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path
+  static let weights = Fixtures.liteMedSAMWeights
 
   static func clinicDB14() throws -> (image: Image, truth: [UInt8]) {
     guard FileManager.default.fileExists(atPath: weights) else { throw XCTSkip("run scripts/setup.sh for lite_medsam.pth") }

@@ -8,7 +8,7 @@ import XCTest
 /// Test-time flips and rotations with the shipped model on a square image (no padding, so flipping or transposing
 /// the image flips or transposes the input).
 final class TestTimeAugmentationTests: XCTestCase {
-  static let weights = Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path
+  static let weights = Fixtures.liteMedSAMWeights
   static let shipped = Fixtures.repository.appendingPathComponent("models/hsp-clinicdb.safetensors").path
 
   /// A 64x64 image: a reddish ellipse off centre on a graded background (no axis or diagonal symmetric),

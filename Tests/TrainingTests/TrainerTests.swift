@@ -8,7 +8,7 @@ import XCTest
 
 /// Training runs on generated images with the real LiteMedSAM base (from set-up), kept to a few steps.
 final class TrainerTests: XCTestCase {
-  static let weights = Fixtures.repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path
+  static let weights = Fixtures.liteMedSAMWeights
   var folder: URL!
 
   override func setUpWithError() throws {

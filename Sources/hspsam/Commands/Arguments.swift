@@ -1,4 +1,5 @@
 import ArgumentParser
+import Data
 import Foundation
 import Tensor
 import Training
@@ -74,5 +75,38 @@ struct BoxRefinementOptions: ParsableArguments {
     if let boxPadding { refinement.padding = boxPadding }
     if let boxMinFraction { refinement.minimumAreaFraction = boxMinFraction }
     return refinement
+  }
+}
+
+/// `--masks [NAME=]RULE`: how a --data folder's mask values become classes (`train`, `evaluate`). Without NAME the
+/// rule is every other folder's; the default is binary (grey > 127).
+struct MaskRuleOptions: ParsableArguments {
+  @Option(name: .customLong("masks"), help: ArgumentHelp(
+    "Mask rule, [NAME=]RULE: threshold:N (grey > N is foreground), labels:V0,V1,... (grey Vi is class i) or palette:RRGGBB,... (colour i is class i). Default threshold:127.",
+    discussion: "Repeatable: NAME= gives one --data its own rule; a rule without NAME applies to the others. Multi-class rules need a model with numClasses equal to the number of values minus one."))
+  var rules: [String] = []
+
+  private func parse(_ entry: String) throws -> (name: String?, encoding: MaskEncoding) {
+    let (name, rule) = DatasetArgument.parse(entry)
+    do { return (name, try MaskEncoding(rule: rule)) } catch let error as MaskEncoding.RuleError {
+      throw ValidationError("--masks \(entry): \(error.description)")
+    }
+  }
+
+  func validate() throws {
+    let parsed = try rules.map(parse)
+    guard parsed.filter({ $0.name == nil }).count <= 1 else { throw ValidationError("--masks: at most one rule without NAME=") }
+  }
+
+  /// One rule per dataset name, in order; a NAME that names no --data is an error listing the names.
+  func encodings(names: [String], default fallback: MaskEncoding) throws -> [MaskEncoding] {
+    let parsed = try rules.map(parse)
+    for (name, _) in parsed {
+      if let name, !names.contains(name) {
+        throw CommandError("--masks \(name)=...: no --data is named \(name) (names: \(names.joined(separator: ", ")))")
+      }
+    }
+    let shared = parsed.first { $0.name == nil }?.encoding ?? fallback
+    return names.map { name in parsed.last { $0.name == name }?.encoding ?? shared }
   }
 }

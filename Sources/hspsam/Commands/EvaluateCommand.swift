@@ -13,7 +13,8 @@ struct EvaluateCommand: ParsableCommand {
       With --data the model runs on each dataset (one row each); --report writes an HTML page with the metrics, \
       a per-image Dice histogram and the best and worst cases. \
       Predictions are 8-bit grey maps (255 x foreground probability), any size: resized to the mask's size with \
-      bilinear interpolation. A mask pixel is foreground when its value > --gt-threshold. Definitions: \
+      bilinear interpolation. A mask pixel is foreground when its value > --gt-threshold (with --data: its --masks \
+      rule; a multi-class rule and model are scored as any class against background). Definitions: \
       mDice/mIoU/maxDice average Dice/IoU over 256 thresholds of the min-max normalised map (PraNet toolbox), \
       Dice@0.5/IoU@0.5 threshold the raw probability at 0.5 per image (SAM-style), pooled* sum pixels over the \
       dataset. Every value matches pysodmetrics 1.6.2 (see README).
@@ -36,7 +37,8 @@ struct EvaluateCommand: ParsableCommand {
   @Option(help: "With --data: split file inside each dataset folder (e.g. test.txt).") var split: String?
   @Option(help: "With --data: write the probability maps here, one folder per dataset.") var savePred: String?
   @Option(help: "With --data: also write this JSON summary file.") var summary: String?
-  @Option(help: "Mask pixels with a value above this are foreground.") var gtThreshold = 127
+  @Option(help: "Mask pixels with a value above this are foreground (--gt; with --data, the default --masks rule).") var gtThreshold = 127
+  @OptionGroup var maskRules: MaskRuleOptions
   @Option(help: "table, csv, json or markdown (the README's results rows).") var format: OutputFormat = .table
   @Option(help: "Method column of --format markdown rows (default: the checkpoint or baseline).") var method: String?
   @Option(help: "Row name (default: the ground-truth folder's parent name).") var name: String?
@@ -58,6 +60,7 @@ struct EvaluateCommand: ParsableCommand {
     }
     if !runsModel {
       guard pred != nil, gt != nil else { throw ValidationError("give --pred and --gt, or --data (with --checkpoint, --baseline or the built-in model)") }
+      guard maskRules.rules.isEmpty else { throw ValidationError("--masks applies to --data folders; with --gt use --gt-threshold") }
       guard report == nil, savePred == nil, summary == nil else {
         throw ValidationError("--report, --save-pred and --summary need --data (a model run)")
       }
@@ -100,9 +103,11 @@ extension EvaluateCommand {
         + (refinement.boxRefine ? ", box refinement" : "")
     }
     var rows: [ModelEvaluation.Row] = []
-    for entry in datasets {
-      let (name, folder) = DatasetArgument.parse(entry)
-      let dataset = try SegmentationDataset(root: folder, name: name, split: split, encoding: .threshold(gtThreshold))
+    let entries = datasets.map(DatasetArgument.parse)
+    let encodings = try maskRules.encodings(names: entries.map { $0.name ?? SegmentationDataset.defaultName(root: $0.folder) },
+                                            default: .threshold(gtThreshold))
+    for ((name, folder), encoding) in zip(entries, encodings) {
+      let dataset = try SegmentationDataset(root: folder, name: name, split: split, encoding: encoding)
       let row = try ModelEvaluation.run(segmenter: segmenter, dataset: dataset, savePredictions: savePred.map {
         URL(fileURLWithPath: $0).appendingPathComponent(dataset.name).path
       }, galleryCases: cases) { done, total in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Data
 import Foundation
+import Tensor
 import Training
 
 /// `hspsam predict`: prompt-free masks for images or folders of images.
@@ -22,7 +23,7 @@ struct PredictCommand: ParsableCommand {
   @Argument(help: "Images, or folders of images.") var inputs: [String]
   @Option(help: "Output folder (created if missing).") var output: String
   @Flag(help: "Also write overlays.") var overlay = false
-  @Flag(help: "Also write the foreground probability map (binary models).") var prob = false
+  @Flag(help: "Also write the foreground probability map, 255 x p (several classes: 1 - p(background)).") var prob = false
   @OptionGroup var testTime: TestTimeAugmentationOptions
   @OptionGroup var refinement: BoxRefinementOptions
   @Option(help: "Base weights the checkpoint was trained on: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h model.") var baseCheckpoint: String?
@@ -53,15 +54,21 @@ struct PredictCommand: ParsableCommand {
     let start = Date()
     for file in files {
       let image = try ImageIO.read(file)
-      let foreground = binary ? try segmenter.foreground(image, truth: []) : nil
-      let classes = try foreground.map { p in p.map { $0 > 0.5 ? UInt8(1) : 0 } } ?? predictor.predict(image).classes
+      let foreground: [Float], classes: [UInt8]
+      if binary {
+        foreground = try segmenter.foreground(image, truth: [])
+        classes = foreground.map { $0 > 0.5 ? 1 : 0 }
+      } else {
+        let prediction = try predictor.predict(image)
+        foreground = try (1 - prediction.probabilities[0]).floats()  // any class, as evaluate scores it
+        classes = prediction.classes
+      }
       let stem = Self.stem(of: file)
       let out = URL(fileURLWithPath: output)
       try ImageIO.writePNG(binary ? classes.map { $0 * 255 } : classes, width: image.width, height: image.height, channels: 1,
                            to: out.appendingPathComponent("\(stem).png").path)
-      if prob, let foreground {
-        let map = foreground.map { UInt8(Swift.max(0, Swift.min(255, ($0 * 255).rounded()))) }
-        try ImageIO.writePNG(map, width: image.width, height: image.height, channels: 1,
+      if prob {
+        try ImageIO.writePNG(ModelEvaluation.eightBit(foreground), width: image.width, height: image.height, channels: 1,
                              to: out.appendingPathComponent("\(stem)_prob.png").path)
       }
       if overlay {

@@ -23,6 +23,7 @@ struct TrainCommand: ParsableCommand {
   var datasets: [String]
   @Option(name: .customLong("weight"), help: "NAME=W: draw W x that dataset's size per epoch (default 1; repeatable).")
   var weights: [String] = []
+  @OptionGroup var maskRules: MaskRuleOptions
   @Option(help: "Split file inside each dataset folder (e.g. train.txt).") var split: String?
   @Option(help: "Fraction of the training samples held out for validation.") var valFraction = 0.1
   @Option(help: "Run folder.") var out: String
@@ -78,9 +79,12 @@ struct TrainCommand: ParsableCommand {
       let (name, folder) = DatasetArgument.parse(entry)
       return Trainer.DataSource(folder: folder, name: name)
     }
+    let names = sources.map { $0.name ?? SegmentationDataset.defaultName(root: $0.folder) }
+    for (index, encoding) in try maskRules.encodings(names: names, default: .binary).enumerated() {
+      sources[index].encoding = encoding
+    }
     for entry in weights {
       let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
-      let names = sources.map { $0.name ?? SegmentationDataset.defaultName(root: $0.folder) }
       guard let index = names.firstIndex(of: parts[0]) else {
         throw CommandError("--weight \(entry): no --data is named \(parts[0]) (names: \(names.joined(separator: ", ")))")
       }
