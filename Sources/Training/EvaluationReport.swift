@@ -76,7 +76,7 @@ public enum EvaluationReport {
   }
 
   static func metricsTable(_ rows: [ModelEvaluation.Row]) -> String {
-    let names = MetricsAccumulator.metricNames
+    let names = MetricsReport.columns(rows.map(\.summary))
     let header = "<tr><th>dataset</th>" + names.map { "<th>\(escape($0))</th>" }.joined() + "<th>s/image</th></tr>"
     let body = rows.map { row in
       "<tr><td>\(escape(row.name))</td>" + names.map { "<td>\(MetricsReport.number(row.summary[$0]))</td>" }.joined()

@@ -14,3 +14,21 @@ extension PromptFreePredictor: ForegroundSegmenter {
     try (1 - predict(image).probabilities[0]).floats()
   }
 }
+
+/// A segmenter with several foreground classes: its class map too, from the same forward pass, so `ModelEvaluation`
+/// can add per-class Dice to the foreground metrics.
+public protocol ClassSegmenter: ForegroundSegmenter {
+  /// Classes including background.
+  var classCount: Int { get }
+  /// The foreground probability (1 - p(background)) and the class map (argmax), at the image's size.
+  func segment(_ image: Image) throws -> (foreground: [Float], classes: [UInt8])
+}
+
+extension PromptFreePredictor: ClassSegmenter {
+  public var classCount: Int { metadata.config.model.numClasses + 1 }
+
+  public func segment(_ image: Image) throws -> (foreground: [Float], classes: [UInt8]) {
+    let (probabilities, classes) = try predict(image)
+    return (try (1 - probabilities[0]).floats(), classes)
+  }
+}

@@ -11,9 +11,17 @@ public enum MetricsReport {
 
   /// The columns of the markdown rows, after method and dataset (scripts/reproduce.sh writes the header).
   public static let markdownColumns = ["count", "Dice@0.5", "IoU@0.5", "mDice", "mIoU", "Smeasure", "wFmeasure", "meanEmeasure", "MAE"]
+  /// The columns of table, CSV, JSON and the HTML report: every metric, then the per-class Dice any row has
+  /// (`Dice.class1`, ... for multi-class models; empty where a row has none).
+  public static func columns(_ summaries: [[String: Double]]) -> [String] {
+    let classColumns = Set(summaries.flatMap(\.keys).filter { $0.hasPrefix("Dice.class") })
+      .sorted { Int($0.dropFirst("Dice.class".count)) ?? 0 < Int($1.dropFirst("Dice.class".count)) ?? 0 }
+    return MetricsAccumulator.metricNames + classColumns
+  }
+
   public static func render(_ rows: [(name: String, summary: [String: Double])], format: String, method: String? = nil,
                      perImage: [String: [(stem: String, metrics: ImageMetrics)]] = [:]) -> String {
-    let names = MetricsAccumulator.metricNames
+    let names = columns(rows.map(\.summary))
     switch format {
     case "markdown":
       // The README's results rows: `| method | dataset | n | Dice@0.5 | IoU@0.5 | mDice | mIoU | Smeasure | wFmeasure | meanEm | MAE |`.

@@ -20,6 +20,9 @@ public enum ModelEvaluation {
     var accumulator = MetricsAccumulator()
     var perImage: [(stem: String, dice: Double)] = []
     var gallery = CaseGallery(keep: galleryCases)
+    // Per-class Dice too where the model and the dataset's mask rule have the same several foreground classes.
+    let classModel = (segmenter as? ClassSegmenter).flatMap { $0.classCount > 2 && $0.classCount == dataset.encoding.classCount ? $0 : nil }
+    var classDice = classModel.map { ClassDiceAccumulator(classCount: $0.classCount) }
     if let savePredictions { try FileManager.default.createDirectory(atPath: savePredictions, withIntermediateDirectories: true) }
     let start = Date()
     for (index, sample) in dataset.samples.enumerated() {
@@ -28,8 +31,16 @@ public enum ModelEvaluation {
       guard mask.width == image.width, mask.height == image.height else {
         throw DatasetError(path: sample.maskPath, reason: "mask is \(mask.width)x\(mask.height), image is \(image.width)x\(image.height)")
       }
-      let truth = try dataset.encoding.classIndices(mask, path: sample.maskPath).map { $0 > 0 ? UInt8(1) : 0 }
-      let probability = try segmenter.foreground(image, truth: truth)
+      let truthClasses = try dataset.encoding.classIndices(mask, path: sample.maskPath)
+      let truth = truthClasses.map { $0 > 0 ? UInt8(1) : 0 }
+      let probability: [Float]
+      if let classModel {
+        let (foreground, classes) = try classModel.segment(image)
+        probability = foreground
+        classDice?.add(prediction: classes, truth: truthClasses)
+      } else {
+        probability = try segmenter.foreground(image, truth: truth)
+      }
       let foreground = eightBit(probability)
       let metrics = SegmentationMetrics.evaluate(prediction: foreground, groundTruth: truth, width: image.width, height: image.height)
       accumulator.add(metrics)
@@ -42,7 +53,8 @@ public enum ModelEvaluation {
       progress(index + 1, dataset.samples.count)
     }
     let seconds = Date().timeIntervalSince(start) / Double(Swift.max(1, dataset.samples.count))
-    return Row(name: dataset.name, summary: accumulator.summary(), perImage: perImage, gallery: gallery, secondsPerImage: seconds)
+    let summary = accumulator.summary().merging(classDice?.summary() ?? [:]) { first, _ in first }
+    return Row(name: dataset.name, summary: summary, perImage: perImage, gallery: gallery, secondsPerImage: seconds)
   }
 
   /// A probability map as 8 bits, round(255 p): what a saved prediction (and `predict --prob`) holds, and what

@@ -236,8 +236,12 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertTrue(refine.stderr.contains("--box-refine needs a one-class model; this one has 2 classes"), refine.stderr)
     let evaluated = try runHSPSAM(["evaluate", "--checkpoint", run, "--data", data.path, "--masks", "labels:0,128,255", "--format", "json"])
     XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
-    XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as? [String: Any])?["count"] as? Double, 3,
-                   evaluated.stdout)
+    let row = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as? [String: Any], evaluated.stdout)
+    XCTAssertEqual(row["count"] as? Double, 3, evaluated.stdout)
+    for column in ["Dice.class1", "Dice.class2"] {  // per-class Dice of the class map (any value: one training step)
+      let value = try XCTUnwrap(row[column] as? Double, "\(column) in \(evaluated.stdout)")
+      XCTAssertTrue((0...1).contains(value), "\(column) \(value)")
+    }
     // Grey 128 is not a label of this rule: the error names the mask file and the value.
     let wrongLabels = try runHSPSAM(["evaluate", "--checkpoint", run, "--data", data.path, "--masks", "labels:0,255"])
     XCTAssertNotEqual(wrongLabels.status, 0)

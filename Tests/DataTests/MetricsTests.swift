@@ -118,4 +118,23 @@ final class MetricsTests: XCTestCase {
       compare(accumulators[variant]!.summary(), try XCTUnwrap(json[variant] as? [String: Any]), "ClinicDB \(variant)")
     }
   }
+
+  /// Per-class Dice by hand: 4x2 maps, classes 0-2 (+3, absent from both).
+  func testPerClassDiceWorkedExample() {
+    let truth: [UInt8] = [0, 1, 1, 1, 2, 2, 0, 0]
+    let prediction: [UInt8] = [1, 1, 1, 0, 2, 0, 0, 0]
+    let dice = ClassDiceAccumulator.perClass(prediction: prediction, truth: truth, classCount: 4)
+    XCTAssertNil(dice[0], "the background has none")
+    XCTAssertEqual(dice[1]!, 2.0 * 2 / (3 + 3), accuracy: 1e-12)  // 2 shared pixels, 3 predicted, 3 true
+    XCTAssertEqual(dice[2]!, 2.0 * 1 / (1 + 2), accuracy: 1e-12)
+    XCTAssertNil(dice[3], "absent from both: no Dice")
+    var accumulator = ClassDiceAccumulator(classCount: 4)
+    accumulator.add(prediction: prediction, truth: truth)
+    accumulator.add(prediction: [0, 0, 0, 0, 0, 0, 0, 3], truth: [UInt8](repeating: 0, count: 8))  // class 3 predicted, absent
+    let summary = accumulator.summary()
+    XCTAssertEqual(summary["Dice.class1"]!, 2.0 / 3, accuracy: 1e-12, "the second image has no class 1: left out of the mean")
+    XCTAssertEqual(summary["Dice.class2"]!, 2.0 / 3, accuracy: 1e-12)
+    XCTAssertEqual(summary["Dice.class3"], 0, "predicted where absent: Dice 0")
+    XCTAssertTrue(ClassDiceAccumulator(classCount: 3).summary()["Dice.class1"]!.isNaN, "never seen: NaN")
+  }
 }
