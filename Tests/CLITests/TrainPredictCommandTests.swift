@@ -242,6 +242,15 @@ final class TrainPredictCommandTests: XCTestCase {
       let value = try XCTUnwrap(row[column] as? Double, "\(column) in \(evaluated.stdout)")
       XCTAssertTrue((0...1).contains(value), "\(column) \(value)")
     }
+    // The built-in one-class model on the same rule: scored as any class, and said so.
+    let oneClass = try runHSPSAM(["evaluate", "--data", data.path, "--masks", "labels:0,128,255", "--format", "csv"])
+    XCTAssertEqual(oneClass.status, 0, oneClass.stderr)
+    XCTAssertTrue(oneClass.stderr.contains("organs: the model's classes are not the 2 of labels:0,128,255: scored as any class"),
+                  oneClass.stderr)
+    XCTAssertFalse(oneClass.stdout.contains("Dice.class1"), oneClass.stdout)
+    let twice = try runHSPSAM(["evaluate", "--data", data.path, "--masks", "organs=threshold:5", "--masks", "organs=threshold:6"])
+    XCTAssertNotEqual(twice.status, 0)
+    XCTAssertTrue(twice.stderr.contains("--masks: two rules for organs"), twice.stderr)
     // Grey 128 is not a label of this rule: the error names the mask file and the value.
     let wrongLabels = try runHSPSAM(["evaluate", "--checkpoint", run, "--data", data.path, "--masks", "labels:0,255"])
     XCTAssertNotEqual(wrongLabels.status, 0)

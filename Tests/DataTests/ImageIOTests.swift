@@ -120,6 +120,24 @@ final class ImageIOTests: XCTestCase {
     XCTAssertGreaterThan(failures, 0, "some mutations must be rejected")
   }
 
+  /// Overlays: class 1 in the given colour, class 2 in the next one, outlines where a class meets another.
+  func testOverlayColoursEachClassAndOutlinesItsEdges() {
+    let (w, h) = (6, 3)
+    let grey = [UInt8](repeating: 100, count: w * h * 3)
+    let mask: [UInt8] = [1, 1, 1, 2, 2, 2,
+                         1, 1, 1, 2, 2, 2,
+                         1, 1, 1, 2, 2, 2]
+    let out = Overlay.draw(rgb: grey, width: w, height: h, mask: mask)
+    func pixel(_ x: Int, _ y: Int) -> [UInt8] { Array(out[(y * w + x) * 3..<(y * w + x) * 3 + 3]) }
+    XCTAssertEqual(pixel(2, 1), [255, 128, 0], "class 1 meets class 2 at x = 2: an outline in class 1's orange")
+    XCTAssertEqual(pixel(1, 1), [162, 111, 60], "inside class 1: 40 % orange over grey 100")
+    let c2 = Overlay.otherClassColours[0]
+    XCTAssertEqual(pixel(3, 1), [c2.0, c2.1, c2.2], "class 2's edge in its own colour")
+    XCTAssertEqual(pixel(4, 1), [84, 148, 84], "inside class 2: 40 % of (60, 220, 60) over grey 100")
+    let binary = Overlay.draw(rgb: grey, width: w, height: h, mask: mask.map { $0 == 1 ? 1 : 0 })
+    XCTAssertEqual(Array(binary[(1 * w + 4) * 3..<(1 * w + 4) * 3 + 3]), [100, 100, 100], "background untouched")
+  }
+
   func testPNGWriteRoundTrip() throws {
     let scratch = try makeTemporaryFolder()
     defer { try? FileManager.default.removeItem(at: scratch) }

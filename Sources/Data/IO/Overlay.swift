@@ -1,17 +1,22 @@
-/// Draws a binary mask over an RGB image (tinted fill and outline) and optional boxes, for people to look at.
+/// Draws a class mask over an RGB image (tinted fill and outline) and optional boxes, for people to look at.
 public enum Overlay {
-  /// rgb: H*W*3 bytes; mask: H*W values, non-zero = foreground. Returns H*W*3 bytes.
+  /// Classes 2, 3, ... of a multi-class mask (cycled), chosen apart from class 1's orange and the boxes' blue.
+  public static let otherClassColours: [(UInt8, UInt8, UInt8)] = [(60, 220, 60), (230, 60, 230), (255, 230, 0), (0, 230, 230)]
+
+  /// rgb: H*W*3 bytes; mask: H*W class indices, 0 = background, 1 in `colour`, 2... in `otherClassColours`; each
+  /// region is outlined where it meets another class. Returns H*W*3 bytes.
   public static func draw(rgb: [UInt8], width: Int, height: Int, mask: [UInt8], boxes: [[Double]] = [],
                           colour: (UInt8, UInt8, UInt8) = (255, 128, 0), alpha: Double = 0.4) -> [UInt8] {
     var out = rgb
-    let c = [Double(colour.0), Double(colour.1), Double(colour.2)]
+    let palette = ([colour] + otherClassColours).map { [Double($0.0), Double($0.1), Double($0.2)] }
     for y in 0..<height {
       for x in 0..<width where mask[y * width + x] != 0 {
-        let p = (y * width + x) * 3
-        let isEdge = x == 0 || y == 0 || x == width - 1 || y == height - 1 || mask[y * width + x - 1] == 0
-          || mask[y * width + x + 1] == 0 || mask[(y - 1) * width + x] == 0 || mask[(y + 1) * width + x] == 0
+        let (i, value) = (y * width + x, mask[y * width + x])
+        let isEdge = x == 0 || y == 0 || x == width - 1 || y == height - 1 || mask[i - 1] != value
+          || mask[i + 1] != value || mask[i - width] != value || mask[i + width] != value
         let a = isEdge ? 1.0 : alpha
-        for k in 0..<3 { out[p + k] = UInt8((1 - a) * Double(out[p + k]) + a * c[k] + 0.5) }
+        let c = value == 1 ? palette[0] : palette[1 + (Int(value) - 2) % otherClassColours.count]
+        for k in 0..<3 { out[i * 3 + k] = UInt8((1 - a) * Double(out[i * 3 + k]) + a * c[k] + 0.5) }
       }
     }
     for box in boxes where box.count == 4 {

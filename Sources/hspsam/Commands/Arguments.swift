@@ -96,6 +96,10 @@ struct MaskRuleOptions: ParsableArguments {
   func validate() throws {
     let parsed = try rules.map(parse)
     guard parsed.filter({ $0.name == nil }).count <= 1 else { throw ValidationError("--masks: at most one rule without NAME=") }
+    let named = parsed.compactMap(\.name)
+    if let twice = named.first(where: { name in named.filter { $0 == name }.count > 1 }) {
+      throw ValidationError("--masks: two rules for \(twice)")
+    }
   }
 
   /// One rule per dataset name, in order; a NAME that names no --data is an error listing the names.
@@ -107,6 +111,6 @@ struct MaskRuleOptions: ParsableArguments {
       }
     }
     let shared = parsed.first { $0.name == nil }?.encoding ?? fallback
-    return names.map { name in parsed.last { $0.name == name }?.encoding ?? shared }
+    return names.map { name in parsed.first { $0.name == name }?.encoding ?? shared }
   }
 }

@@ -108,6 +108,10 @@ extension EvaluateCommand {
                                             default: .threshold(gtThreshold))
     for ((name, folder), encoding) in zip(entries, encodings) {
       let dataset = try SegmentationDataset(root: folder, name: name, split: split, encoding: encoding)
+      if encoding.classCount > 2, (segmenter as? ClassSegmenter)?.classCount != encoding.classCount {
+        FileHandle.standardError.write(Data(("\(dataset.name): the model's classes are not the \(encoding.classCount - 1) of " +
+          "\(encoding.rule): scored as any class against background, no per-class Dice\n").utf8))
+      }
       let row = try ModelEvaluation.run(segmenter: segmenter, dataset: dataset, savePredictions: savePred.map {
         URL(fileURLWithPath: $0).appendingPathComponent(dataset.name).path
       }, galleryCases: cases) { done, total in
