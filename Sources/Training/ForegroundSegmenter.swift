@@ -11,7 +11,7 @@ public protocol ForegroundSegmenter {
 extension PromptFreePredictor: ForegroundSegmenter {
   /// 1 - p(background): for K > 1 this is "any foreground class".
   public func foreground(_ image: Image, truth: [UInt8]) throws -> [Float] {
-    try (1 - predict(image).probabilities[0]).floats()
+    try segment(image).foreground
   }
 }
 

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Data
 import Foundation
-import Tensor
 import Training
 
 /// `hspsam predict`: prompt-free masks for images or folders of images.
@@ -54,15 +53,7 @@ struct PredictCommand: ParsableCommand {
     let start = Date()
     for file in files {
       let image = try ImageIO.read(file)
-      let foreground: [Float], classes: [UInt8]
-      if binary {
-        foreground = try segmenter.foreground(image, truth: [])
-        classes = foreground.map { $0 > 0.5 ? 1 : 0 }
-      } else {
-        let prediction = try predictor.predict(image)
-        foreground = try (1 - prediction.probabilities[0]).floats()  // any class, as evaluate scores it
-        classes = prediction.classes
-      }
+      let (foreground, classes) = binary ? try segmenter.foreground(image, truth: []).withMask : try predictor.segment(image)
       let stem = Self.stem(of: file)
       let out = URL(fileURLWithPath: output)
       try ImageIO.writePNG(binary ? classes.map { $0 * 255 } : classes, width: image.width, height: image.height, channels: 1,
@@ -104,4 +95,9 @@ struct PredictCommand: ParsableCommand {
       }
     }
   }
+}
+
+private extension Array where Element == Float {
+  /// A one-class foreground map with its mask (p > 0.5, the threshold evaluate's Dice@0.5 uses).
+  var withMask: (foreground: [Float], classes: [UInt8]) { (self, map { $0 > 0.5 ? 1 : 0 }) }
 }
