@@ -33,9 +33,19 @@ final class DatasetTests: XCTestCase {
     for stem in ["ISIC_1", "ISIC_2", "ISIC_10"] { try writeSample(root, stem: stem, maskStem: stem + "_segmentation") }
     let dataset = try SegmentationDataset(root: root.path, naming: .suffix("_segmentation"))
     XCTAssertEqual(dataset.samples.map(\.stem), ["ISIC_1", "ISIC_10", "ISIC_2"])
+    XCTAssertEqual(try SegmentationDataset(root: root.path).samples.map(\.maskPath), dataset.samples.map(\.maskPath),
+                   "the suffix is found without being given")
+    // Found the same way: a prefix, or both; a folder where one image has no such mask still names it.
+    let both = folder.appendingPathComponent("both")
+    for stem in ["a1", "a2"] { try writeSample(both, stem: stem, maskStem: "gt_" + stem + "_mask") }
+    XCTAssertEqual(try SegmentationDataset(root: both.path).samples.map { URL(fileURLWithPath: $0.maskPath).lastPathComponent },
+                   ["gt_a1_mask.png", "gt_a2_mask.png"])
+    try writeSample(root, stem: "ISIC_3", maskStem: "ISIC_3_other")
     XCTAssertThrowsError(try SegmentationDataset(root: root.path)) { error in
       XCTAssertTrue(error.localizedDescription.contains("no mask named 'ISIC_1.*'"), error.localizedDescription)
     }
+    XCTAssertNil(MaskNaming.infer(imageStems: ["1", "2"], maskStems: ["x1", "x2", "1y", "2y"]), "two rules pair all: ambiguous")
+    XCTAssertEqual(MaskNaming.infer(imageStems: ["1", "2"], maskStems: ["x1", "x2", "1y"]), .prefix("x"))
     let prefixed = folder.appendingPathComponent("prefixed")
     for stem in ["2", "10", "1"] { try writeSample(prefixed, stem: stem, maskStem: "p" + stem) }
     XCTAssertEqual(try SegmentationDataset(root: prefixed.path, naming: .prefix("p")).samples.map(\.stem), ["1", "2", "10"])

@@ -9,13 +9,34 @@ public enum MaskNaming: Codable, Equatable, Sendable {
   case suffix(String)
   /// `x` <-> `<prefix>x`.
   case prefix(String)
+  /// `x` <-> `<prefix>x<suffix>`.
+  case affixes(prefix: String, suffix: String)
 
   func maskStem(for imageStem: String) -> String {
     switch self {
     case .sameStem: return imageStem
     case .suffix(let s): return imageStem + s
     case .prefix(let p): return p + imageStem
+    case .affixes(let p, let s): return p + imageStem + s
     }
+  }
+
+  /// The one prefix/suffix rule that gives every image stem a mask, found from the first stem's candidates
+  /// (each mask stem that contains it); nil when none or several rules do. For folders whose masks are not named
+  /// like their images (ISIC 2018: `ISIC_0000000_segmentation.png`), so a user need not say so.
+  public static func infer(imageStems: [String], maskStems: Set<String>) -> MaskNaming? {
+    guard let first = imageStems.first else { return nil }
+    var rules = Set<[String]>()
+    for mask in maskStems {
+      var searchStart = mask.startIndex
+      while let range = mask.range(of: first, range: searchStart..<mask.endIndex) {
+        rules.insert([String(mask[..<range.lowerBound]), String(mask[range.upperBound...])])
+        searchStart = mask.index(after: range.lowerBound)
+      }
+    }
+    let working = rules.filter { rule in rule != ["", ""] && imageStems.allSatisfy { maskStems.contains(rule[0] + $0 + rule[1]) } }
+    guard working.count == 1, let rule = working.first else { return nil }
+    return rule[0].isEmpty ? .suffix(rule[1]) : rule[1].isEmpty ? .prefix(rule[0]) : .affixes(prefix: rule[0], suffix: rule[1])
   }
 }
 
@@ -79,6 +100,12 @@ public struct SegmentationDataset: Sendable {
       stems = listed
     }
     guard !stems.isEmpty else { throw DatasetError(path: imagesFolder.path, reason: "no image files") }
+    // Masks named otherwise than their images: the one consistent prefix/suffix, if there is exactly one.
+    var naming = naming
+    if naming == .sameStem, stems.contains(where: { masks[$0] == nil }),
+       let inferred = MaskNaming.infer(imageStems: stems, maskStems: Set(masks.keys)) {
+      naming = inferred
+    }
     samples = try stems.map { stem in
       let maskStem = naming.maskStem(for: stem)
       guard let mask = masks[maskStem] else {
