@@ -21,6 +21,7 @@ final class TrainPredictCommandTests: XCTestCase {
                                  "--val-fraction", "0.3"], environment: cache)
     XCTAssertEqual(trained.status, 0, trained.stderr)
     XCTAssertTrue(trained.stdout.contains("trained 1 steps"), trained.stdout)
+    XCTAssertTrue(trained.stdout.contains("not validated yet"), "one step ends before the first validation: \(trained.stdout)")
     for file in ["config.json", "best.safetensors", "last.safetensors", "log.jsonl"] {
       XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/" + file), file)
     }

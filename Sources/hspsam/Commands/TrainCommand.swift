@@ -99,9 +99,11 @@ struct TrainCommand: ParsableCommand {
     options.keepCheckpoints = keepCheckpoints
     options.device = try deviceOptions.resolve()
     let summary = try Trainer(config: settings, options: options).run()
-    print(String(format: "trained %d steps (%d epochs) in %.0f s (prefix cache %.0f s); %.2f images/s; best validation Dice@0.5 %.4f",
-                 summary.steps, summary.epochs, summary.seconds, summary.cacheSeconds, summary.imagesPerSecond,
-                 summary.bestValidationDice))
+    // A run stopped before its first validation (--max-steps, an early Ctrl-C) has no validation Dice to show.
+    let validation = summary.bestValidationDice >= 0 ? String(format: "best validation Dice@0.5 %.4f", summary.bestValidationDice)
+      : "not validated yet (stopped before the first validation)"
+    print(String(format: "trained %d steps (%d epochs) in %.0f s (prefix cache %.0f s); %.2f images/s; ",
+                 summary.steps, summary.epochs, summary.seconds, summary.cacheSeconds, summary.imagesPerSecond) + validation)
     print("checkpoints: \(out)/best.safetensors, \(out)/last.safetensors")
   }
 }
