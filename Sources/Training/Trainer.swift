@@ -364,7 +364,9 @@ public final class Trainer {
     return order
   }
 
-  /// Mean per-image Dice@0.5 of the foreground classes in the 256 frame (padding excluded by the mask's zeros).
+  /// Mean per-image Dice@0.5 in the 256 frame (padding excluded by the mask's zeros). One class: its Dice (1 where
+  /// neither map has it). Several: the mean Dice of the classes either map has (`ClassDiceAccumulator`), so `best`
+  /// is a model that tells its classes apart, not one that only finds foreground.
   func validate(model: HSPSAM, cache: PrefixCache, count: Int) throws -> Double {
     model.eval()
     var total = 0.0
@@ -375,9 +377,10 @@ public final class Trainer {
         let (logits, _) = try model.decode(features: model.encodeLevels(from: prefix))
         let prediction = try logits.argmax(dim: 1)
         for i in 0..<picks.count {
-          let p = try prediction[i].gt(0).to(.float32), g = try masks[i].gt(0).to(.float32)
-          let tp = try (p * g).sum().item(), sum = try p.sum().item() + g.sum().item()
-          total += sum == 0 ? 1 : 2 * tp / sum
+          let dice = ClassDiceAccumulator.perClass(prediction: try prediction[i].toArray(UInt8.self),
+                                                   truth: try masks[i].toArray(UInt8.self), classCount: model.outputs)
+            .compactMap { $0 }
+          total += dice.isEmpty ? 1 : dice.reduce(0, +) / Double(dice.count)
         }
       }
     }
