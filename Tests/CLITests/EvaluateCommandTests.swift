@@ -46,6 +46,21 @@ final class EvaluateCommandTests: XCTestCase {
     XCTAssertTrue(table.stdout.contains("0.7893"), table.stdout)
   }
 
+  /// Ground truth named like ISIC's (`A_segmentation.png`) pairs with predictions named like the images (`A.png`)
+  /// by the inferred suffix, and other prediction files (`A_prob.png`, here unreadable) are left alone.
+  func testGroundTruthWithASuffixPairsWithItsPrediction() throws {
+    let (pred, gt) = try writeWorkedExample()
+    let plain = try runHSPSAM(["evaluate", "--pred", pred, "--gt", gt, "--format", "csv"])
+    XCTAssertEqual(plain.status, 0, plain.stderr)
+    for stem in ["A", "B"] {
+      try FileManager.default.moveItem(atPath: gt + "/\(stem).png", toPath: gt + "/\(stem)_segmentation.png")
+    }
+    try Data("not an image".utf8).write(to: URL(fileURLWithPath: pred + "/A_prob.png"))
+    let suffixed = try runHSPSAM(["evaluate", "--pred", pred, "--gt", gt, "--format", "csv"])
+    XCTAssertEqual(suffixed.status, 0, suffixed.stderr)
+    XCTAssertEqual(suffixed.stdout, plain.stdout, "the same two pairs, the same numbers")
+  }
+
   func testMissingPredictionAndBadFiles() throws {
     let (pred, gt) = try writeWorkedExample()
     try FileManager.default.removeItem(atPath: pred + "/B.png")

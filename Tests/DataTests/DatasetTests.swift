@@ -46,6 +46,10 @@ final class DatasetTests: XCTestCase {
     }
     XCTAssertNil(MaskNaming.infer(imageStems: ["1", "2"], maskStems: ["x1", "x2", "1y", "2y"]), "two rules pair all: ambiguous")
     XCTAssertEqual(MaskNaming.infer(imageStems: ["1", "2"], maskStems: ["x1", "x2", "1y"]), .prefix("x"))
+    XCTAssertEqual(MaskNaming.infer(maskStems: ["a_seg", "b_seg"], imageStems: ["a", "b", "a_prob"]), .suffix("_seg"),
+                   "the other way round: every mask pairs, extra images are left alone")
+    XCTAssertEqual(MaskNaming.affixes(prefix: "gt_", suffix: "_m").imageStem(forMask: "gt_a1_m"), "a1")
+    XCTAssertNil(MaskNaming.suffix("_seg").imageStem(forMask: "_seg"), "nothing left for the image's stem")
     let prefixed = folder.appendingPathComponent("prefixed")
     for stem in ["2", "10", "1"] { try writeSample(prefixed, stem: stem, maskStem: "p" + stem) }
     XCTAssertEqual(try SegmentationDataset(root: prefixed.path, naming: .prefix("p")).samples.map(\.stem), ["1", "2", "10"])

@@ -12,31 +12,59 @@ public enum MaskNaming: Codable, Equatable, Sendable {
   /// `x` <-> `<prefix>x<suffix>`.
   case affixes(prefix: String, suffix: String)
 
-  func maskStem(for imageStem: String) -> String {
+  /// What comes before and after the image's stem in its mask's stem.
+  var affixes: (prefix: String, suffix: String) {
     switch self {
-    case .sameStem: return imageStem
-    case .suffix(let s): return imageStem + s
-    case .prefix(let p): return p + imageStem
-    case .affixes(let p, let s): return p + imageStem + s
+    case .sameStem: return ("", "")
+    case .suffix(let s): return ("", s)
+    case .prefix(let p): return (p, "")
+    case .affixes(let p, let s): return (p, s)
     }
   }
 
-  /// The one prefix/suffix rule that gives every image stem a mask, found from the first stem's candidates
-  /// (each mask stem that contains it); nil when none or several rules do. For folders whose masks are not named
-  /// like their images (ISIC 2018: `ISIC_0000000_segmentation.png`), so a user need not say so.
+  public func maskStem(for imageStem: String) -> String { affixes.prefix + imageStem + affixes.suffix }
+
+  /// The image stem a mask stem belongs to; nil when the mask lacks the prefix or suffix.
+  public func imageStem(forMask maskStem: String) -> String? {
+    let (p, s) = affixes
+    guard maskStem.count > p.count + s.count, maskStem.hasPrefix(p), maskStem.hasSuffix(s) else { return nil }
+    return String(maskStem.dropFirst(p.count).dropLast(s.count))
+  }
+
+  /// For folders whose masks are not named like their images (ISIC 2018: `ISIC_0000000_segmentation.png`), so a
+  /// user need not say so: the one prefix/suffix rule that gives every image stem a mask, from the candidates of
+  /// the first (each mask stem that contains it); nil when none or several rules do.
   public static func infer(imageStems: [String], maskStems: Set<String>) -> MaskNaming? {
     guard let first = imageStems.first else { return nil }
-    var rules = Set<[String]>()
-    for mask in maskStems {
-      var searchStart = mask.startIndex
-      while let range = mask.range(of: first, range: searchStart..<mask.endIndex) {
-        rules.insert([String(mask[..<range.lowerBound]), String(mask[range.upperBound...])])
-        searchStart = mask.index(after: range.lowerBound)
-      }
+    return unique(maskStems.flatMap { rules(image: first, mask: $0) }) { rule in
+      imageStems.allSatisfy { maskStems.contains(rule.maskStem(for: $0)) }
     }
-    let working = rules.filter { rule in rule != ["", ""] && imageStems.allSatisfy { maskStems.contains(rule[0] + $0 + rule[1]) } }
-    guard working.count == 1, let rule = working.first else { return nil }
-    return rule[0].isEmpty ? .suffix(rule[1]) : rule[1].isEmpty ? .prefix(rule[0]) : .affixes(prefix: rule[0], suffix: rule[1])
+  }
+
+  /// The same, the other way round (`evaluate --pred --gt`): the one rule that gives every mask stem an image
+  /// stem (a prediction named like its image); other files among the images, such as `_prob` maps, are left alone.
+  public static func infer(maskStems: [String], imageStems: Set<String>) -> MaskNaming? {
+    guard let first = maskStems.first else { return nil }
+    return unique(imageStems.flatMap { rules(image: $0, mask: first) }) { rule in
+      maskStems.allSatisfy { rule.imageStem(forMask: $0).map(imageStems.contains) ?? false }
+    }
+  }
+
+  /// Every rule under which `mask` is `image` with a prefix and/or suffix (one per place `image` occurs in it).
+  private static func rules(image: String, mask: String) -> [MaskNaming] {
+    var found: [MaskNaming] = [], searchStart = mask.startIndex
+    while let range = mask.range(of: image, range: searchStart..<mask.endIndex) {
+      let (p, s) = (String(mask[..<range.lowerBound]), String(mask[range.upperBound...]))
+      if !(p.isEmpty && s.isEmpty) { found.append(p.isEmpty ? .suffix(s) : s.isEmpty ? .prefix(p) : .affixes(prefix: p, suffix: s)) }
+      searchStart = mask.index(after: range.lowerBound)
+    }
+    return found
+  }
+
+  private static func unique(_ candidates: [MaskNaming], pairsAll: (MaskNaming) -> Bool) -> MaskNaming? {
+    var working: [MaskNaming] = []
+    for rule in candidates where !working.contains(rule) && pairsAll(rule) { working.append(rule) }
+    return working.count == 1 ? working[0] : nil
   }
 }
 

@@ -35,8 +35,15 @@ public struct FolderEvaluation {
     guard !gtFiles.isEmpty else { throw ImageIOError(path: groundTruth, reason: "--gt: no image files") }
     var skipped: [String] = []
     var pairs: [(stem: String, pred: String, gt: String)] = []
-    for stem in gtFiles.keys.sorted(by: SegmentationDataset.naturalOrder) {
-      if let pred = predFiles[stem] {
+    let gtStems = gtFiles.keys.sorted(by: SegmentationDataset.naturalOrder)
+    // Ground truth named otherwise than the predictions (ISIC's `_segmentation`): the one consistent prefix/suffix.
+    var naming = MaskNaming.sameStem
+    if gtStems.contains(where: { predFiles[$0] == nil }),
+       let inferred = MaskNaming.infer(maskStems: gtStems, imageStems: Set(predFiles.keys)) {
+      naming = inferred
+    }
+    for stem in gtStems {
+      if let pred = naming.imageStem(forMask: stem).flatMap({ predFiles[$0] }) {
         pairs.append((stem, pred, gtFiles[stem]!))
       } else if skipInvalid {
         skipped.append("\(gtFiles[stem]!): no prediction with stem '\(stem)' in \(predictions)")
