@@ -167,7 +167,7 @@ public final class Trainer {
     var validationCaches: [(name: String, cache: PrefixCache, count: Int)] = []
     for part in parts {
       say("caching the frozen encoder prefix of \(part.name): \(part.train.samples.count) images x \(config.cachedVariants) copies, " +
-          "\(part.validation.samples.count) validation images")
+          "\(part.validation.samples.count) validation images" + (part.train.maskSummary.map { " (\($0))" } ?? ""))
       func cacheKey(random: String) -> String {
         "base=\(baseBytes) start=\(model.adaptedStart) backbone=\(config.model.backbone.rawValue) " +
           "levels=\(config.model.decodedLevels) size=\(config.inputSize) norm=\(config.inputNormalization.rawValue) " +

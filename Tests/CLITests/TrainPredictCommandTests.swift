@@ -224,6 +224,7 @@ final class TrainPredictCommandTests: XCTestCase {
 
     let trained = try train(["--masks", "organs=labels:0,128,255"], out: "run")
     XCTAssertEqual(trained.status, 0, trained.stderr)
+    XCTAssertTrue(trained.stderr.contains("validation images (mask rule labels:0,128,255)"), trained.stderr)
     let run = folder.appendingPathComponent("run").path
     let output = folder.appendingPathComponent("pred").path
     let predicted = try runHSPSAM(["predict", "--checkpoint", run, data.appendingPathComponent("images").path, "--output", output, "--prob"])

@@ -35,6 +35,12 @@ final class DatasetTests: XCTestCase {
     XCTAssertEqual(dataset.samples.map(\.stem), ["ISIC_1", "ISIC_10", "ISIC_2"])
     XCTAssertEqual(try SegmentationDataset(root: root.path).samples.map(\.maskPath), dataset.samples.map(\.maskPath),
                    "the suffix is found without being given")
+    XCTAssertEqual(try SegmentationDataset(root: root.path).maskSummary, "masks named <stem>_segmentation", "and said")
+    XCTAssertEqual(try SegmentationDataset(root: root.path, encoding: .labelValues([0, 255])).subset([]).maskSummary,
+                   "masks named <stem>_segmentation, mask rule labels:0,255", "subsets keep both")
+    let plain = folder.appendingPathComponent("plain")
+    try writeSample(plain, stem: "x")
+    XCTAssertNil(try SegmentationDataset(root: plain.path).maskSummary, "the default says nothing")
     // Found the same way: a prefix, or both; a folder where one image has no such mask still names it.
     let both = folder.appendingPathComponent("both")
     for stem in ["a1", "a2"] { try writeSample(both, stem: stem, maskStem: "gt_" + stem + "_mask") }

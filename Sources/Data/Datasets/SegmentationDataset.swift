@@ -24,6 +24,9 @@ public enum MaskNaming: Codable, Equatable, Sendable {
 
   public func maskStem(for imageStem: String) -> String { affixes.prefix + imageStem + affixes.suffix }
 
+  /// The rule as people read it: `<stem>_segmentation`.
+  public var pattern: String { maskStem(for: "<stem>") }
+
   /// The image stem a mask stem belongs to; nil when the mask lacks the prefix or suffix.
   public func imageStem(forMask maskStem: String) -> String? {
     let (p, s) = affixes
@@ -92,6 +95,8 @@ public struct SegmentationDataset: Sendable {
   public let root: String
   public let samples: [SegmentationSample]
   public let encoding: MaskEncoding
+  /// How its masks are named: as given, or as inferred (commands say so when it is not the image's stem).
+  public let naming: MaskNaming
 
   public static let imageExtensions: Set<String> = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"]
 
@@ -144,6 +149,7 @@ public struct SegmentationDataset: Sendable {
     self.root = root
     self.name = name ?? Self.defaultName(root: root)
     self.encoding = encoding
+    self.naming = naming
   }
 
   /// A dataset's name when none is given: its folder's name (`../shared/data/CVC-ClinicDB` -> `CVC-ClinicDB`).
@@ -151,16 +157,24 @@ public struct SegmentationDataset: Sendable {
     URL(fileURLWithPath: root).standardizedFileURL.lastPathComponent
   }
 
-  init(name: String, root: String, samples: [SegmentationSample], encoding: MaskEncoding) {
+  init(name: String, root: String, samples: [SegmentationSample], encoding: MaskEncoding, naming: MaskNaming) {
     self.name = name
     self.root = root
     self.samples = samples
     self.encoding = encoding
+    self.naming = naming
   }
 
-  /// A subset with the given samples (same name, root and encoding).
+  /// A subset with the given samples (same name, root, encoding and naming).
   public func subset(_ samples: [SegmentationSample], name: String? = nil) -> SegmentationDataset {
-    SegmentationDataset(name: name ?? self.name, root: root, samples: samples, encoding: encoding)
+    SegmentationDataset(name: name ?? self.name, root: root, samples: samples, encoding: encoding, naming: naming)
+  }
+
+  /// What a command says of how this dataset's masks are read, where it is not the default (same stem, binary
+  /// by > 127): e.g. "masks named <stem>_segmentation, rule labels:0,128,255"; nil for the default.
+  public var maskSummary: String? {
+    let parts = (naming == .sameStem ? [] : ["masks named \(naming.pattern)"]) + (encoding == .binary ? [] : ["mask rule \(encoding.rule)"])
+    return parts.isEmpty ? nil : parts.joined(separator: ", ")
   }
 
   /// A seeded train/validation split: `fraction` of the samples (at least 1 when fraction > 0) go to validation.

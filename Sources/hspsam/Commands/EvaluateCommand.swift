@@ -108,6 +108,7 @@ extension EvaluateCommand {
                                             default: .threshold(gtThreshold))
     for ((name, folder), encoding) in zip(entries, encodings) {
       let dataset = try SegmentationDataset(root: folder, name: name, split: split, encoding: encoding)
+      if let masks = dataset.maskSummary { FileHandle.standardError.write(Data("\(dataset.name): \(masks)\n".utf8)) }
       if encoding.classCount > 2, (segmenter as? ClassSegmenter)?.classCount != encoding.classCount {
         FileHandle.standardError.write(Data(("\(dataset.name): the model's classes are not the \(encoding.classCount - 1) of " +
           "\(encoding.rule): scored as any class against background, no per-class Dice\n").utf8))
