@@ -20,8 +20,7 @@ public enum ModelEvaluation {
     var accumulator = MetricsAccumulator()
     var perImage: [(stem: String, dice: Double)] = []
     var gallery = CaseGallery(keep: galleryCases)
-    // Per-class Dice too where the model and the dataset's mask rule have the same several foreground classes.
-    let classModel = (segmenter as? ClassSegmenter).flatMap { $0.classCount > 2 && $0.classCount == dataset.encoding.classCount ? $0 : nil }
+    let classModel = classSegmenter(segmenter, for: dataset.encoding)
     var classDice = classModel.map { ClassDiceAccumulator(classCount: $0.classCount) }
     if let savePredictions { try FileManager.default.createDirectory(atPath: savePredictions, withIntermediateDirectories: true) }
     let start = Date()
@@ -55,6 +54,13 @@ public enum ModelEvaluation {
     let seconds = Date().timeIntervalSince(start) / Double(Swift.max(1, dataset.samples.count))
     let summary = accumulator.summary().merging(classDice?.summary() ?? [:]) { first, _ in first }
     return Row(name: dataset.name, summary: summary, perImage: perImage, gallery: gallery, secondsPerImage: seconds)
+  }
+
+  /// The segmenter as one whose per-class Dice is scored: where it and the mask rule have the same several
+  /// foreground classes; nil otherwise (scored as any class against background only).
+  public static func classSegmenter(_ segmenter: ForegroundSegmenter, for encoding: MaskEncoding) -> ClassSegmenter? {
+    guard let classes = segmenter as? ClassSegmenter, classes.classCount > 2, classes.classCount == encoding.classCount else { return nil }
+    return classes
   }
 
   /// A probability map as 8 bits, round(255 p): what a saved prediction (and `predict --prob`) holds, and what

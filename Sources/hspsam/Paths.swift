@@ -1,3 +1,4 @@
+import Data
 import Foundation
 
 /// Where set-up put the shared files. `HSPSAM_HOME` overrides the repository folder this binary was built from.
@@ -57,10 +58,25 @@ extension Paths {
   }
 }
 
-/// `--data` values: `DIR` (named by its folder) or `NAME=DIR`.
+/// `--data` values, `DIR` (named by its folder) or `NAME=DIR`, and the `NAME=VALUE` options that refer to them
+/// (`--weight`, `--masks`).
 enum DatasetArgument {
-  static func parse(_ entry: String) -> (name: String?, folder: String) {
+  /// `NAME=VALUE` split at the first `=`; no name where there is none (or it is empty).
+  static func parse(_ entry: String) -> (name: String?, value: String) {
     let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
     return parts.count == 2 && !parts[0].isEmpty ? (parts[0], parts[1]) : (nil, entry)
+  }
+
+  /// Each `--data` entry with its row name: the given NAME, else the folder's name (as `SegmentationDataset` names it).
+  static func resolve(_ entries: [String]) -> [(name: String, folder: String)] {
+    entries.map(parse).map { ($0.name ?? SegmentationDataset.defaultName(root: $0.value), $0.value) }
+  }
+
+  /// Where `name` is among the `--data` names; `option` (the argument that named it) is in the error otherwise.
+  static func index(of name: String, in names: [String], option: String) throws -> Int {
+    guard let index = names.firstIndex(of: name) else {
+      throw CommandError("\(option): no --data is named \(name) (names: \(names.joined(separator: ", ")))")
+    }
+    return index
   }
 }

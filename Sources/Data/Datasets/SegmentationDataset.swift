@@ -102,7 +102,7 @@ public struct SegmentationDataset: Sendable {
 
   /// Opens `root`. Errors name the folder, split file or image that is wrong.
   public init(root: String, name: String? = nil, split: String? = nil, naming: MaskNaming = .sameStem,
-              encoding: MaskEncoding = .threshold(127)) throws {
+              encoding: MaskEncoding = .binary) throws {
     let base = URL(fileURLWithPath: root)
     func folder(_ candidates: [String]) -> URL? {
       candidates.map { base.appendingPathComponent($0) }.first {

@@ -105,11 +105,7 @@ struct MaskRuleOptions: ParsableArguments {
   /// One rule per dataset name, in order; a NAME that names no --data is an error listing the names.
   func encodings(names: [String], default fallback: MaskEncoding) throws -> [MaskEncoding] {
     let parsed = try rules.map(parse)
-    for (name, _) in parsed {
-      if let name, !names.contains(name) {
-        throw CommandError("--masks \(name)=...: no --data is named \(name) (names: \(names.joined(separator: ", ")))")
-      }
-    }
+    for name in parsed.compactMap(\.name) { _ = try DatasetArgument.index(of: name, in: names, option: "--masks \(name)=...") }
     let shared = parsed.first { $0.name == nil }?.encoding ?? fallback
     return names.map { name in parsed.first { $0.name == name }?.encoding ?? shared }
   }

@@ -103,13 +103,12 @@ extension EvaluateCommand {
         + (refinement.boxRefine ? ", box refinement" : "")
     }
     var rows: [ModelEvaluation.Row] = []
-    let entries = datasets.map(DatasetArgument.parse)
-    let encodings = try maskRules.encodings(names: entries.map { $0.name ?? SegmentationDataset.defaultName(root: $0.folder) },
-                                            default: .threshold(gtThreshold))
-    for ((name, folder), encoding) in zip(entries, encodings) {
+    let named = DatasetArgument.resolve(datasets)
+    let encodings = try maskRules.encodings(names: named.map(\.name), default: .threshold(gtThreshold))
+    for ((name, folder), encoding) in zip(named, encodings) {
       let dataset = try SegmentationDataset(root: folder, name: name, split: split, encoding: encoding)
       if let masks = dataset.maskSummary { FileHandle.standardError.write(Data("\(dataset.name): \(masks)\n".utf8)) }
-      if encoding.classCount > 2, (segmenter as? ClassSegmenter)?.classCount != encoding.classCount {
+      if encoding.classCount > 2, ModelEvaluation.classSegmenter(segmenter, for: encoding) == nil {
         FileHandle.standardError.write(Data(("\(dataset.name): the model's classes are not the \(encoding.classCount - 1) of " +
           "\(encoding.rule): scored as any class against background, no per-class Dice\n").utf8))
       }

@@ -43,8 +43,8 @@ struct TrainCommand: ParsableCommand {
   func validate() throws {
     guard !datasets.isEmpty else { throw ValidationError("give at least one --data") }
     for entry in weights {
-      let parts = entry.split(separator: "=", maxSplits: 1)
-      guard parts.count == 2, let w = Double(parts[1]), w > 0, w.isFinite else {
+      let (name, value) = DatasetArgument.parse(entry)
+      guard name != nil, let w = Double(value), w > 0, w.isFinite else {
         throw ValidationError("--weight '\(entry)': expected NAME=W with W > 0")
       }
     }
@@ -75,20 +75,12 @@ struct TrainCommand: ParsableCommand {
       throw CommandError("backbone \(settings.model.backbone.rawValue): give its SAM weights with --base-checkpoint (e.g. \(file))")
     }
     guard FileManager.default.fileExists(atPath: base) else { throw CommandError("\(base) is missing: run scripts/setup.sh") }
-    var sources = datasets.map { entry -> Trainer.DataSource in
-      let (name, folder) = DatasetArgument.parse(entry)
-      return Trainer.DataSource(folder: folder, name: name)
-    }
-    let names = sources.map { $0.name ?? SegmentationDataset.defaultName(root: $0.folder) }
-    for (index, encoding) in try maskRules.encodings(names: names, default: .binary).enumerated() {
-      sources[index].encoding = encoding
-    }
+    let named = DatasetArgument.resolve(datasets), names = named.map(\.name)
+    let encodings = try maskRules.encodings(names: names, default: .binary)
+    var sources = zip(named, encodings).map { Trainer.DataSource(folder: $0.0.folder, name: $0.0.name, encoding: $0.1) }
     for entry in weights {
-      let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
-      guard let index = names.firstIndex(of: parts[0]) else {
-        throw CommandError("--weight \(entry): no --data is named \(parts[0]) (names: \(names.joined(separator: ", ")))")
-      }
-      sources[index].weight = Double(parts[1])!
+      let (name, weight) = DatasetArgument.parse(entry)  // validate() checked NAME=W
+      sources[try DatasetArgument.index(of: name ?? "", in: names, option: "--weight \(entry)")].weight = Double(weight)!
     }
     var options = Trainer.Options(datasets: sources, output: out, baseCheckpoint: base)
     options.split = split
