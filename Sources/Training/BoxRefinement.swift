@@ -30,7 +30,7 @@ public final class BoxRefinement: ForegroundSegmenter {
   /// The boxes (XYXY, image pixels, inclusive) the first mask's components give, largest component first.
   public static func boxes(of probability: [Float], width: Int, height: Int, minimumAreaFraction: Double,
                            padding: Double) -> [[Double]] {
-    let mask = probability.map { $0 > 0.5 ? UInt8(1) : 0 }
+    let mask = probability.foregroundMask
     let components = ConnectedComponents.find(mask, width: width, height: height)
     guard let largest = components.first else { return [] }
     return components.filter { Double($0.area) >= minimumAreaFraction * Double(largest.area) }.map { c in

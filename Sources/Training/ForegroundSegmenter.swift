@@ -32,3 +32,9 @@ extension PromptFreePredictor: ClassSegmenter {
     return (try (1 - probabilities[0]).floats(), classes)
   }
 }
+
+extension Array where Element == Float {
+  /// The mask (0/1) of a foreground probability map: p > 0.5, the threshold of Dice@0.5, of `predict`'s one-class
+  /// masks and of the objects the box refinement and positional prompting box.
+  public var foregroundMask: [UInt8] { map { $0 > 0.5 ? 1 : 0 } }
+}

@@ -44,7 +44,7 @@ public enum ModelEvaluation {
       let metrics = SegmentationMetrics.evaluate(prediction: foreground, groundTruth: truth, width: image.width, height: image.height)
       accumulator.add(metrics)
       perImage.append((sample.stem, metrics.dice05))
-      gallery.offer(stem: sample.stem, dice: metrics.dice05, image: image, truth: truth, prediction: probability.map { $0 > 0.5 ? 1 : 0 })
+      gallery.offer(stem: sample.stem, dice: metrics.dice05, image: image, truth: truth, prediction: probability.foregroundMask)
       if let savePredictions {
         try ImageIO.writePNG(foreground, width: image.width, height: image.height, channels: 1,
                              to: URL(fileURLWithPath: savePredictions).appendingPathComponent("\(sample.stem).png").path)

@@ -23,7 +23,7 @@ public enum PositionalPrompting {
 
   /// Prompts from a foreground probability map of `grid` x `grid` cells, each cell `scale` input pixels wide.
   public static func prompts(probabilities: [Float], grid: Int, scale: Int) -> [Prompt] {
-    let binary = probabilities.map { $0 > 0.5 ? UInt8(1) : 0 }
+    let binary = probabilities.foregroundMask
     let components = ConnectedComponents.find(binary, width: grid, height: grid)
     let minimumArea = Int((minimumAreaFraction * Double(grid * grid)).rounded(.up))
     let kept = components.enumerated().filter { $0.offset == 0 || $0.element.area >= minimumArea }.prefix(maximumPrompts)

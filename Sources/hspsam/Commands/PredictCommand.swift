@@ -53,7 +53,13 @@ struct PredictCommand: ParsableCommand {
     let start = Date()
     for file in files {
       let image = try ImageIO.read(file)
-      let (foreground, classes) = binary ? try segmenter.foreground(image, truth: []).withMask : try predictor.segment(image)
+      let foreground: [Float], classes: [UInt8]
+      if binary {
+        foreground = try segmenter.foreground(image, truth: [])
+        classes = foreground.foregroundMask
+      } else {
+        (foreground, classes) = try predictor.segment(image)
+      }
       let stem = Self.stem(of: file)
       let out = URL(fileURLWithPath: output)
       try ImageIO.writePNG(binary ? classes.map { $0 * 255 } : classes, width: image.width, height: image.height, channels: 1,
@@ -95,9 +101,4 @@ struct PredictCommand: ParsableCommand {
       }
     }
   }
-}
-
-private extension Array where Element == Float {
-  /// A one-class foreground map with its mask (p > 0.5, the threshold evaluate's Dice@0.5 uses).
-  var withMask: (foreground: [Float], classes: [UInt8]) { (self, map { $0 > 0.5 ? 1 : 0 }) }
 }
