@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The README's best ClinicDB-only model for the unseen centre: five fine-tunes of the shipped model on CVC-ClinicDB
-# train.txt (minus the seeded 10 % validation split), their uniform weight average (`hspsam average`), and its
-# CVC-ClinicDB test and Kvasir-SEG test metrics (never trained on), without TTA, with flips and with all eight
-# rotations and reflections (--tta-dihedral). One command reproduces the "Weight averaging of the fine-tunes" item
-# of README.md; every step is skipped when its output exists, so an interrupted run continues (a fine-tune stopped
-# half-way restarts from its own last.safetensors).
+# A ClinicDB-only model for the unseen centre: five fine-tunes of the shipped model on CVC-ClinicDB train.txt
+# (minus the seeded 10 % validation split), their uniform weight average (`hspsam average`), and its CVC-ClinicDB
+# test and Kvasir-SEG test metrics (never trained on), without TTA, with flips and with all eight rotations and
+# reflections (--tta-dihedral). One command reproduces the "Weight averaging of the fine-tunes" item of
+# docs/generalisation.md; every step is skipped when its output exists, so an interrupted run continues (a
+# fine-tune stopped half-way restarts from its own last.safetensors).
 #
 #   bash scripts/soup.sh [--out DIR] [--epochs N] [--device cuda]
 #
-# The five members (the README items of the same names; each starts from the model named):
+# The five members (the docs/generalisation.md items of the same names; each starts from the model named):
 #   ft               shipped model, 6 epochs, lr 2.7e-4, flips and rotations (configs/clinicdb-cpu.json)
 #   colour           shipped model, 6 epochs, lr 2.7e-4, 4 cached copies, colour gains / gamma / jitter, zoom 0.8-1.5
 #   colour2          colour's best, 4 epochs, lr 2e-4, stronger colour, zoom 0.8-1.8

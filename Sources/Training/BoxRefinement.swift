@@ -9,7 +9,8 @@ import Tensor
 ///
 /// Why: a model trained on one hospital's images finds the unseen centre's polyps but outlines the large ones in
 /// part, while LiteMedSAM, given a box, outlines them well (box-oracle Dice@0.5 0.967 on Kvasir-SEG test). The two
-/// constants were chosen on the CVC-ClinicDB validation split only (README, "Self-prompted box refinement").
+/// constants were chosen on the CVC-ClinicDB validation split only (docs/generalisation.md, "Self-prompted box
+/// refinement").
 public final class BoxRefinement: ForegroundSegmenter {
   public let promptFree: ForegroundSegmenter
   let boxDecoder: LiteMedSAMBaseline
