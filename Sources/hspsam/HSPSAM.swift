@@ -18,6 +18,8 @@ struct HSPSAM: ParsableCommand {
       try enableCPUBlockCache(environment: ProcessInfo.processInfo.environment)
       var command = try parseAsRoot()
       try command.run()
+    } catch let error as CocoaError {
+      exit(withError: CommandError(error.oneLine))
     } catch {
       exit(withError: error)
     }

@@ -35,6 +35,33 @@ func checkWritable(_ path: String, option: String, others: [String] = []) throws
   }
 }
 
+/// Makes an output folder (and its parents) before the command's work, so that a bad path fails at once, in one
+/// line naming the option, instead of after an evaluation of every image.
+func createFolder(_ path: String, option: String) throws {
+  var isDirectory: ObjCBool = false
+  if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+    throw CommandError("\(option) \(path) is a file, not a folder")
+  }
+  do {
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+  } catch let error as CocoaError {
+    let failed = error.path.flatMap { URL(fileURLWithPath: $0).standardizedFileURL != URL(fileURLWithPath: path).standardizedFileURL ? $0 : nil }
+    throw CommandError("\(option) \(path): cannot make the folder (\(failed.map { "\($0): " } ?? "")\(error.reason))")
+  }
+}
+
+extension CocoaError {
+  /// The file the error is about, where Foundation names one.
+  var path: String? { filePath ?? url?.path }
+  /// The system's reason ("Not a directory") where there is one, else Foundation's description.
+  var reason: String {
+    let posix = (underlying as NSError?).flatMap { $0.domain == NSPOSIXErrorDomain ? Int32($0.code) : nil }
+    return posix.map { String(cString: strerror($0)) } ?? localizedDescription
+  }
+  /// "PATH: reason", instead of Foundation's multi-field description.
+  var oneLine: String { path.map { "\($0): \(reason)" } ?? reason }
+}
+
 /// Trained models shipped in the repository's `models/` folder (trained parameters only, float16; the base
 /// LiteMedSAM weights come from set-up). `hspsam predict` and `evaluate` use the first when no checkpoint is given.
 enum BuiltinModels {

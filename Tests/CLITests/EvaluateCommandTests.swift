@@ -103,6 +103,28 @@ final class EvaluateCommandTests: XCTestCase {
     XCTAssertTrue(both.stderr.contains("--tta and --tta-dihedral exclude each other"), both.stderr)
   }
 
+  /// Where results go is checked before the model runs: a report, map or summary path that cannot be written fails
+  /// in one line naming the option, before any image is evaluated (the table is never printed).
+  func testOutputPathsAreCheckedBeforeTheEvaluation() throws {
+    let data = folder.appendingPathComponent("data")
+    try writeGeneratedDataset(at: data, count: 1, prefix: "e")
+    let file = folder.appendingPathComponent("file").path
+    try Data("not a folder".utf8).write(to: URL(fileURLWithPath: file))
+    let cases: [(arguments: [String], message: String)] = [
+      (["--report", file + "/report"], "--report \(file)/report: cannot make the folder (Not a directory)"),
+      (["--report", file], "--report \(file) is a file, not a folder"),
+      (["--save-pred", file + "/maps"], "--save-pred \(file)/maps: cannot make the folder (Not a directory)"),
+      (["--summary", folder.path + "/none/summary.json"], "--summary \(folder.path)/none/summary.json: folder \(folder.path)/none does not exist"),
+    ]
+    for (arguments, message) in cases {
+      let refused = try runHSPSAM(["evaluate", "--data", data.path] + arguments)
+      XCTAssertNotEqual(refused.status, 0, arguments.joined(separator: " "))
+      XCTAssertEqual(refused.stderr, "Error: \(message)\n")
+      XCTAssertEqual(refused.stdout, "", "no table: nothing was evaluated")
+    }
+    XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "not a folder", "the file is untouched")
+  }
+
   func testPredictionOfAnotherSizeIsResized() throws {
     let (pred, gt) = try writeWorkedExample()
     // A 16x16 nearest-neighbour enlargement of B's map: resized back it must score like the original closely.

@@ -153,6 +153,18 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertTrue(sameStem.stderr.contains("\(images)/p0.png and \(second.path)/images/p0.png would both write \(output)/p0.png"),
                   sameStem.stderr)
     XCTAssertFalse(FileManager.default.fileExists(atPath: output), "nothing written")
+    // An --output (or train's --out) that is a file, or lies under one, is refused naming the option.
+    let file = folder.appendingPathComponent("file").path
+    try Data("not a folder".utf8).write(to: URL(fileURLWithPath: file))
+    for (arguments, message) in [(["predict", images, "--output", file], "--output \(file) is a file, not a folder"),
+                                 (["predict", images, "--output", file + "/out"],
+                                  "--output \(file)/out: cannot make the folder (Not a directory)"),
+                                 (["train", "--data", first.path, "--out", file], "--out \(file) is a file, not a run folder")] {
+      let refused = try runHSPSAM(arguments)
+      XCTAssertNotEqual(refused.status, 0)
+      XCTAssertTrue(refused.stderr.hasPrefix("Error: \(message)\n"), refused.stderr)
+    }
+    XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "not a folder", "the file is untouched")
   }
 
   /// The trained baselines (note section 4) through the same commands: `--config` twice (the second replaces the

@@ -88,6 +88,10 @@ struct EvaluateCommand: ParsableCommand {
 extension EvaluateCommand {
   /// Runs a trained model or a baseline over each --data set and reports one row per set.
   func runModel() throws {
+    // Where the results go is checked first: a bad path fails now, not after every image has been evaluated.
+    if let summary { try checkWritable(summary, option: "--summary") }
+    if let report { try createFolder(report, option: "--report") }
+    if let savePred { try createFolder(savePred, option: "--save-pred") }
     let segmenter: ForegroundSegmenter
     let source: String
     let device = try deviceOptions.resolve()

@@ -43,7 +43,7 @@ struct PredictCommand: ParsableCommand {
     }
     guard !files.isEmpty else { throw CommandError("no images in \(inputs.joined(separator: ", "))") }
     try Self.checkOutputs(of: files, in: output, overlay: overlay, prob: prob)
-    try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+    try createFolder(output, option: "--output")
     let predictor = try PromptFreePredictor(checkpoint: checkpoint, baseCheckpoint: baseCheckpoint ?? Paths.liteMedSAMWeights, device: device)
     predictor.testTimeAugmentation = testTime.augmentation
     let binary = predictor.metadata.config.model.numClasses == 1
