@@ -178,10 +178,13 @@ public final class Trainer {
       // The augmented copies keep the key text of earlier caches; the plain copies, which draw nothing at random,
       // drop the seed and the augmentation from it.
       let plainKey = cacheKey(random: ""), augmentedKey = cacheKey(random: "seed=\(config.seed) aug=\(augmentationJSON) ")
+      var meter: ProgressMeter?
       trainCaches.append(try PrefixCache(model: model, dataset: part.train, transform: transform, variants: config.cachedVariants,
                                          seed: config.seed, batchSize: 8, folder: options.cacheFolder, key: plainKey,
                                          augmentedKey: augmentedKey) { done, total in
-        if !self.options.quiet { FileHandle.standardError.write(Data("\r  prefix \(done)/\(total)".utf8)) }
+        // Copies read from disk arrive in one jump; the rate and ETA count the computed ones (batches of 8).
+        if let last = meter?.done, done - last <= 8 { meter!.update(done: done) } else { meter = ProgressMeter(total: total, done: done) }
+        if !self.options.quiet { FileHandle.standardError.write(Data("\r  prefix \(meter!.line())   ".utf8)) }
       })
       if !part.validation.samples.isEmpty {
         validationCaches.append((part.name, try PrefixCache(
@@ -237,6 +240,8 @@ public final class Trainer {
       throw TrainingError("interrupted by \(name) at step \(step): \(lastPath) holds the run, continue with --resume")
     }
     var history: [ProgressPlot.Point] = readHistory(logURL)
+    // Images per second over the last 20 steps (ProgressMeter: a pause stops counting once it is 20 steps old).
+    var meter = ProgressMeter(total: ((options.maxSteps ?? totalSteps) - step) * config.batchSize)
     let trainStart = Date()
     var imagesSeen = 0
     model.train()
@@ -280,9 +285,8 @@ public final class Trainer {
         batches += 1
         epochLoss += value
         imagesSeen += chunk.count
-        let elapsed = Date().timeIntervalSince(trainStart)
-        let rate = Double(imagesSeen) / Swift.max(elapsed, 1e-9)
-        let remaining = Double((options.maxSteps ?? totalSteps) - step) * Double(config.batchSize) / Swift.max(rate, 1e-9)
+        meter.update(done: imagesSeen)
+        let rate = meter.itemsPerSecond ?? 0, remaining = meter.secondsLeft ?? .infinity
         if !options.quiet {
           FileHandle.standardError.write(Data(String(format: "\repoch %d/%d step %d/%d loss %.4f lr %.2e %.2f img/s ETA %@   ",
             epoch + 1, config.epochs, step, totalSteps, value, optimizer.learningRate, rate, formatDuration(remaining)).utf8))
@@ -407,10 +411,4 @@ func readHistory(_ log: URL) -> [ProgressPlot.Point] {
     else { return nil }
     return ProgressPlot.Point(epoch: epoch, loss: loss, learningRate: lr, validationDice: object["validationDice"] as? Double)
   }
-}
-
-func formatDuration(_ seconds: Double) -> String {
-  guard seconds.isFinite else { return "--:--" }
-  let s = Int(seconds)
-  return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s % 3600 / 60, s % 60) : String(format: "%02d:%02d", s / 60, s % 60)
 }

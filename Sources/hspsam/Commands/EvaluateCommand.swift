@@ -116,10 +116,12 @@ extension EvaluateCommand {
         FileHandle.standardError.write(Data(("\(dataset.name): the model's classes are not the \(encoding.classCount - 1) of " +
           "\(encoding.rule): scored as any class against background, no per-class Dice\n").utf8))
       }
+      var meter = ProgressMeter(total: dataset.samples.count)
       let row = try ModelEvaluation.run(segmenter: segmenter, dataset: dataset, savePredictions: savePred.map {
         URL(fileURLWithPath: $0).appendingPathComponent(dataset.name).path
-      }, galleryCases: cases) { done, total in
-        FileHandle.standardError.write(Data("\r\(dataset.name): \(done)/\(total)".utf8))
+      }, galleryCases: cases) { done, _ in
+        meter.update(done: done)
+        FileHandle.standardError.write(Data("\r\(dataset.name): \(meter.line())   ".utf8))
       }
       FileHandle.standardError.write(Data(String(format: " (%.2f s per image)\n", row.secondsPerImage).utf8))
       rows.append(row)

@@ -51,6 +51,7 @@ struct PredictCommand: ParsableCommand {
     // the mask); models with several classes keep the class map of the softmax.
     let segmenter = try refinement.apply(to: predictor, device: device)
     let start = Date()
+    var meter = ProgressMeter(total: files.count, start: start)
     for file in files {
       let image = try ImageIO.read(file)
       let foreground: [Float], classes: [UInt8]
@@ -73,7 +74,10 @@ struct PredictCommand: ParsableCommand {
         try ImageIO.writePNG(drawn, width: image.width, height: image.height, channels: 3,
                              to: out.appendingPathComponent("\(stem)_overlay.png").path)
       }
+      meter.update(done: meter.done + 1)
+      if files.count > 1 { FileHandle.standardError.write(Data("\r\(meter.line())   ".utf8)) }
     }
+    if files.count > 1 { FileHandle.standardError.write(Data("\n".utf8)) }
     let seconds = Date().timeIntervalSince(start)
     print(String(format: "%d masks in %@ (%.2f s per image)", files.count, output, seconds / Double(files.count)))
   }
