@@ -15,8 +15,10 @@ public enum ModelEvaluation {
 
   /// `savePredictions`: a folder for `<stem>.png` probability maps (255 x p, the maps `hspsam evaluate --pred`
   /// reads), nil to keep nothing. Each image is read, predicted and scored at its own size, then dropped.
+  /// `shouldStop` is asked after each image: once it says so, the row covers the images done (`perImage.count`).
   public static func run(segmenter: ForegroundSegmenter, dataset: SegmentationDataset, savePredictions: String?,
-                         galleryCases: Int = 4, progress: (Int, Int) -> Void = { _, _ in }) throws -> Row {
+                         galleryCases: Int = 4, progress: (Int, Int) -> Void = { _, _ in },
+                         shouldStop: () -> Bool = { false }) throws -> Row {
     var accumulator = MetricsAccumulator()
     var perImage: [(stem: String, dice: Double)] = []
     var gallery = CaseGallery(keep: galleryCases)
@@ -50,8 +52,9 @@ public enum ModelEvaluation {
                              to: URL(fileURLWithPath: savePredictions).appendingPathComponent("\(sample.stem).png").path)
       }
       progress(index + 1, dataset.samples.count)
+      if shouldStop() { break }
     }
-    let seconds = Date().timeIntervalSince(start) / Double(Swift.max(1, dataset.samples.count))
+    let seconds = Date().timeIntervalSince(start) / Double(Swift.max(1, perImage.count))
     let summary = accumulator.summary().merging(classDice?.summary() ?? [:]) { first, _ in first }
     return Row(name: dataset.name, summary: summary, perImage: perImage, gallery: gallery, secondsPerImage: seconds)
   }

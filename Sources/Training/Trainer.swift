@@ -4,17 +4,6 @@ import Models
 import NN
 import Tensor
 
-/// The signal that asked training to stop (SIGINT: Ctrl-C; SIGTERM: `kill`, `timeout`, a batch scheduler's
-/// pre-emption), 0 while none has: the loop saves `last` after the step under way and stops.
-nonisolated(unsafe) var stopSignal: Int32 = 0
-
-/// Records the first stop signal; a second one quits at once without saving (a step or a validation can take
-/// minutes, and a user pressing Ctrl-C twice means it). Only async-signal-safe work here: a store and `_exit`.
-private func requestStop(_ signal: Int32) {
-  if stopSignal != 0 { _exit(128 + signal) }
-  stopSignal = signal
-}
-
 /// Trains HSP-SAM on a folder dataset (note 3.12): frozen prefix cached once, AdamW, linear warm-up then polynomial
 /// decay, gradient clipping, deep supervision, validation Dice@0.5 every few epochs, `best` and `last` checkpoints,
 /// JSONL log, resumable.
@@ -224,18 +213,16 @@ public final class Trainer {
     defer { try? log.close() }
     try log.seekToEnd()
 
-    stopSignal = 0
-    let previousHandlers = [SIGINT, SIGTERM].map { ($0, signal($0, requestStop)) }
-    defer { for (number, handler) in previousHandlers { signal(number, handler) } }
+    let stopRequest = StopRequest()
+    defer { stopRequest.restore() }
     var metadata = RunCheckpoint.Metadata(epoch: firstEpoch, step: step, bestValidationDice: bestDice, validationDice: nil,
                                           config: config, baseCheckpoint: URL(fileURLWithPath: options.baseCheckpoint).lastPathComponent,
                                           baseCheckpointBytes: baseBytes,
                                           initializedFrom: initial?.path ?? resumeState?.metadata.initializedFrom)
     /// Saves `last` (already saved at an epoch's end: `save` false) and stops with a line saying how to continue.
     func stopOnSignal(save: Bool) throws {
-      guard stopSignal != 0 else { return }
+      guard let name = StopRequest.received else { return }
       if save { try RunCheckpoint.save(model: model, optimizer: optimizer, metadata: metadata, to: lastPath) }
-      let name = stopSignal == SIGTERM ? "SIGTERM" : "SIGINT"
       say("")  // ends the progress line
       throw TrainingError("interrupted by \(name) at step \(step): \(lastPath) holds the run, continue with --resume")
     }
@@ -291,7 +278,7 @@ public final class Trainer {
           FileHandle.standardError.write(Data(String(format: "\repoch %d/%d step %d/%d loss %.4f lr %.2e %.2f img/s ETA %@   ",
             epoch + 1, config.epochs, step, totalSteps, value, optimizer.learningRate, rate, formatDuration(remaining)).utf8))
         }
-        if stopSignal != 0 {
+        if StopRequest.received != nil {
           metadata.epoch = epoch
           metadata.step = step
           try stopOnSignal(save: true)

@@ -53,3 +53,47 @@ final class TrainSignalTests: XCTestCase {
     XCTAssertEqual(try RunCheckpoint.read(run + "/last.safetensors").metadata.step, saved.step + 1, "one more step, from the saved one")
   }
 }
+
+/// `hspsam evaluate` stopped by SIGTERM (or Ctrl-C) part-way: it finishes the image under way, prints the table of
+/// the images done, and exits non-zero with one line saying how far it got; the summary file, which would replace
+/// a complete one, is not written.
+final class EvaluateSignalTests: XCTestCase {
+  func testSIGTERMReportsTheImagesDone() throws {
+    _ = try Fixtures.requireLiteMedSAMWeights()
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let data = folder.appendingPathComponent("bars")
+    try writeGeneratedDataset(at: data, count: 12, prefix: "e")
+    let summary = folder.appendingPathComponent("summary.json").path
+    let process = Process()
+    process.executableURL = hspsamExecutable
+    process.arguments = ["evaluate", "--data", data.path, "--summary", summary, "--format", "csv"]
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    var stderr = Data()
+    while !String(decoding: stderr, as: UTF8.self).contains("bars: 1/12") {
+      let chunk = err.fileHandleForReading.availableData
+      if chunk.isEmpty { break }  // ended before its first image: the assertions below say how
+      stderr.append(chunk)
+    }
+    process.terminate()
+    stderr.append(err.fileHandleForReading.readDataToEndOfFile())
+    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    let text = String(decoding: stderr, as: UTF8.self)
+    XCTAssertEqual(process.terminationReason, .exit, "the signal is handled, not fatal: \(text)")
+    XCTAssertNotEqual(process.terminationStatus, 0, text)
+    let lastLine = text.split(separator: "\n").last.map(String.init) ?? ""
+    let done = try XCTUnwrap(lastLine.firstMatch(of: /interrupted by SIGTERM after (\d+) of 12 images of bars/).flatMap { Int($0.1) },
+                             lastLine)
+    XCTAssertTrue((1..<12).contains(done), "stopped part-way: \(lastLine)")
+    XCTAssertTrue(lastLine.hasSuffix("not written: --summary \(summary)"), lastLine)
+    // The CSV row counts the images done.
+    let header = stdout.split(separator: "\n")[0].split(separator: ","), row = stdout.split(separator: "\n")[1].split(separator: ",")
+    let countColumn = try XCTUnwrap(header.firstIndex(of: "count"), stdout)
+    XCTAssertEqual(Int(row[countColumn]), done, stdout)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: summary))
+  }
+}

@@ -107,6 +107,10 @@ extension EvaluateCommand {
         + (refinement.boxRefine ? ", box refinement" : "")
     }
     var rows: [ModelEvaluation.Row] = []
+    // Ctrl-C or SIGTERM stops after the image under way; the table then covers the images done (a second one quits).
+    let stopRequest = StopRequest()
+    defer { stopRequest.restore() }
+    var interrupted: String?
     let named = DatasetArgument.resolve(datasets)
     let encodings = try maskRules.encodings(names: named.map(\.name), default: .threshold(gtThreshold))
     for ((name, folder), encoding) in zip(named, encodings) {
@@ -119,15 +123,25 @@ extension EvaluateCommand {
       var meter = ProgressMeter(total: dataset.samples.count)
       let row = try ModelEvaluation.run(segmenter: segmenter, dataset: dataset, savePredictions: savePred.map {
         URL(fileURLWithPath: $0).appendingPathComponent(dataset.name).path
-      }, galleryCases: cases) { done, _ in
+      }, galleryCases: cases, progress: { done, _ in
         meter.update(done: done)
         FileHandle.standardError.write(Data("\r\(dataset.name): \(meter.line())   ".utf8))
-      }
+      }, shouldStop: { StopRequest.received != nil })
       FileHandle.standardError.write(Data(String(format: " (%.2f s per image)\n", row.secondsPerImage).utf8))
       rows.append(row)
+      if let signal = StopRequest.received {
+        interrupted = "interrupted by \(signal) after \(row.perImage.count) of \(dataset.samples.count) images of \(dataset.name)"
+        break
+      }
     }
     print(MetricsReport.render(rows.map { ($0.name, $0.summary) }, format: format.rawValue,
                                method: method ?? baseline?.rawValue ?? checkpoint ?? BuiltinModels.all[0]))
+    if let interrupted {
+      // A partial summary or report would replace a complete one from an earlier run: neither is written.
+      let skipped = [summary.map { "--summary \($0)" }, report.map { "--report \($0)" }].compactMap { $0 }
+      throw CommandError("\(interrupted): the table covers the images done" +
+                         (skipped.isEmpty ? "" : "; not written: \(skipped.joined(separator: ", "))"))
+    }
     if let summary { try writeAtomically(EvaluationReport.summaryJSON(rows, source: source), to: summary) }
     if let report {
       let page = try EvaluationReport.write(rows, title: "hspsam evaluate: \(source)", source: source, to: report)
