@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import TestSupport
 import Training
@@ -54,10 +55,11 @@ final class TrainSignalTests: XCTestCase {
   }
 }
 
-/// `hspsam evaluate` stopped by SIGTERM (or Ctrl-C) part-way: it finishes the image under way, prints the table of
-/// the images done, and exits non-zero with one line saying how far it got; the summary file, which would replace
-/// a complete one, is not written.
-final class EvaluateSignalTests: XCTestCase {
+/// `hspsam evaluate` and `predict` stopped by SIGTERM (or Ctrl-C) part-way: each finishes the image under way and
+/// exits non-zero with one line saying how far it got.
+final class EvaluatePredictSignalTests: XCTestCase {
+  /// `evaluate` prints the table of the images done; the summary file, which would replace a complete one, is not
+  /// written.
   func testSIGTERMReportsTheImagesDone() throws {
     _ = try Fixtures.requireLiteMedSAMWeights()
     let folder = try makeTemporaryFolder()
@@ -65,35 +67,65 @@ final class EvaluateSignalTests: XCTestCase {
     let data = folder.appendingPathComponent("bars")
     try writeGeneratedDataset(at: data, count: 12, prefix: "e")
     let summary = folder.appendingPathComponent("summary.json").path
-    let process = Process()
-    process.executableURL = hspsamExecutable
-    process.arguments = ["evaluate", "--data", data.path, "--summary", summary, "--format", "csv"]
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    var stderr = Data()
-    while !String(decoding: stderr, as: UTF8.self).contains("bars: 1/12") {
-      let chunk = err.fileHandleForReading.availableData
-      if chunk.isEmpty { break }  // ended before its first image: the assertions below say how
-      stderr.append(chunk)
-    }
-    process.terminate()
-    stderr.append(err.fileHandleForReading.readDataToEndOfFile())
-    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    let text = String(decoding: stderr, as: UTF8.self)
-    XCTAssertEqual(process.terminationReason, .exit, "the signal is handled, not fatal: \(text)")
-    XCTAssertNotEqual(process.terminationStatus, 0, text)
-    let lastLine = text.split(separator: "\n").last.map(String.init) ?? ""
+    let run = try runAndSignal(["evaluate", "--data", data.path, "--summary", summary, "--format", "csv"], after: "bars: 1/12")
+    XCTAssertEqual(run.reason, .exit, "the signal is handled, not fatal: \(run.stderr)")
+    XCTAssertNotEqual(run.status, 0, run.stderr)
+    let lastLine = run.stderr.split(separator: "\n").last.map(String.init) ?? ""
     let done = try XCTUnwrap(lastLine.firstMatch(of: /interrupted by SIGTERM after (\d+) of 12 images of bars/).flatMap { Int($0.1) },
                              lastLine)
     XCTAssertTrue((1..<12).contains(done), "stopped part-way: \(lastLine)")
     XCTAssertTrue(lastLine.hasSuffix("not written: --summary \(summary)"), lastLine)
     // The CSV row counts the images done.
-    let header = stdout.split(separator: "\n")[0].split(separator: ","), row = stdout.split(separator: "\n")[1].split(separator: ",")
-    let countColumn = try XCTUnwrap(header.firstIndex(of: "count"), stdout)
-    XCTAssertEqual(Int(row[countColumn]), done, stdout)
+    let lines = run.stdout.split(separator: "\n")
+    XCTAssertEqual(lines.count, 2, run.stdout)
+    let header = lines[0].split(separator: ","), row = lines[1].split(separator: ",")
+    let countColumn = try XCTUnwrap(header.firstIndex(of: "count"), run.stdout)
+    XCTAssertEqual(Int(row[countColumn]), done, run.stdout)
     XCTAssertFalse(FileManager.default.fileExists(atPath: summary))
+  }
+
+  /// `predict` the same way: the masks of the images done are complete and stay; the line says how many.
+  func testSIGTERMKeepsThePredictionsDone() throws {
+    _ = try Fixtures.requireLiteMedSAMWeights()
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let data = folder.appendingPathComponent("bars")
+    try writeGeneratedDataset(at: data, count: 12, prefix: "p")
+    let output = folder.appendingPathComponent("out").path
+    let run = try runAndSignal(["predict", data.appendingPathComponent("images").path, "--output", output], after: "1/12")
+    XCTAssertEqual(run.reason, .exit, "the signal is handled, not fatal: \(run.stderr)")
+    XCTAssertNotEqual(run.status, 0, run.stderr)
+    let lastLine = run.stderr.split(separator: "\n").last.map(String.init) ?? ""
+    let done = try XCTUnwrap(lastLine.firstMatch(of: /interrupted by SIGTERM after (\d+) of 12 images: their masks are in/)
+      .flatMap { Int($0.1) }, lastLine)
+    XCTAssertTrue((1..<12).contains(done), "stopped part-way: \(lastLine)")
+    let masks = try FileManager.default.contentsOfDirectory(atPath: output).filter { $0.hasSuffix(".png") }
+    XCTAssertEqual(masks.count, done, "one mask per image done: \(masks)")
+    for mask in masks { XCTAssertEqual(try ImageIO.read(output + "/" + mask).width, 40, "\(mask) is whole") }
+  }
+
+  /// Runs hspsam, sends SIGTERM once `marker` is on its stderr, and returns how it ended.
+  func runAndSignal(_ arguments: [String], after marker: String) throws
+    -> (status: Int32, reason: Process.TerminationReason, stdout: String, stderr: String)
+  {
+    let process = Process()
+    process.executableURL = hspsamExecutable
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    var stderr = Data()
+    while !String(decoding: stderr, as: UTF8.self).contains(marker) {
+      let chunk = err.fileHandleForReading.availableData
+      if chunk.isEmpty { break }  // ended before the marker: the caller's assertions say how
+      stderr.append(chunk)
+    }
+    process.terminate()
+    stderr.append(err.fileHandleForReading.readDataToEndOfFile())
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, process.terminationReason, String(decoding: stdout, as: UTF8.self),
+            String(decoding: stderr, as: UTF8.self))
   }
 }

@@ -52,6 +52,9 @@ struct PredictCommand: ParsableCommand {
     let segmenter = try refinement.apply(to: predictor, device: device)
     let start = Date()
     var meter = ProgressMeter(total: files.count, start: start)
+    // Ctrl-C or SIGTERM stops after the image under way, whose files are then complete (a second one quits).
+    let stopRequest = StopRequest()
+    defer { stopRequest.restore() }
     for file in files {
       let image = try ImageIO.read(file)
       let foreground: [Float], classes: [UInt8]
@@ -76,6 +79,10 @@ struct PredictCommand: ParsableCommand {
       }
       meter.update(done: meter.done + 1)
       if files.count > 1 { FileHandle.standardError.write(Data("\r\(meter.line())   ".utf8)) }
+      if let signal = StopRequest.received, meter.done < files.count {
+        FileHandle.standardError.write(Data("\n".utf8))
+        throw CommandError("interrupted by \(signal) after \(meter.done) of \(files.count) images: their masks are in \(output)")
+      }
     }
     if files.count > 1 { FileHandle.standardError.write(Data("\n".utf8)) }
     let seconds = Date().timeIntervalSince(start)
