@@ -113,7 +113,7 @@ extension EvaluateCommand {
     var interrupted: String?
     let named = DatasetArgument.resolve(datasets)
     let encodings = try maskRules.encodings(names: named.map(\.name), default: .threshold(gtThreshold))
-    for ((name, folder), encoding) in zip(named, encodings) {
+    for (index, ((name, folder), encoding)) in zip(named, encodings).enumerated() {
       let dataset = try SegmentationDataset(root: folder, name: name, split: split, encoding: encoding)
       if let masks = dataset.maskSummary { FileHandle.standardError.write(Data("\(dataset.name): \(masks)\n".utf8)) }
       if encoding.classCount > 2, ModelEvaluation.classSegmenter(segmenter, for: encoding) == nil {
@@ -129,7 +129,8 @@ extension EvaluateCommand {
       }, shouldStop: { StopRequest.received != nil })
       FileHandle.standardError.write(Data(String(format: " (%.2f s per image)\n", row.secondsPerImage).utf8))
       rows.append(row)
-      if let signal = StopRequest.received {
+      // A signal during the very last image leaves nothing undone: the run completes as usual.
+      if let signal = StopRequest.received, row.perImage.count < dataset.samples.count || index < named.count - 1 {
         interrupted = "interrupted by \(signal) after \(row.perImage.count) of \(dataset.samples.count) images of \(dataset.name)"
         break
       }
