@@ -17,30 +17,14 @@ final class TrainSignalTests: XCTestCase {
     let run = folder.appendingPathComponent("run").path
     let cache = ["HSPSAM_CACHE": folder.appendingPathComponent("cache").path]
 
-    // 500 epochs of one step each: far more than runs before the signal arrives.
-    let process = Process()
-    process.executableURL = hspsamExecutable
-    process.arguments = ["train", "--config", #"{"batchSize": 2, "cachedVariants": 1, "model": {"promptsPerLevel": 1}}"#,
-                         "--data", data.path, "--out", run, "--epochs", "500", "--val-fraction", "0.3"]
-    process.environment = ProcessInfo.processInfo.environment.merging(cache) { _, new in new }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // The progress line of step 1 comes after the handlers are installed; signal the run while it trains.
-    var stderr = Data()
-    while !String(decoding: stderr, as: UTF8.self).contains(" step 1/") {
-      let chunk = err.fileHandleForReading.availableData
-      if chunk.isEmpty { break }  // the process ended before its first step: the assertions below say how
-      stderr.append(chunk)
-    }
-    process.terminate()
-    stderr.append(err.fileHandleForReading.readDataToEndOfFile())
-    _ = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: stderr, as: UTF8.self)
-    XCTAssertEqual(process.terminationReason, .exit, "the signal is handled, not fatal: \(text)")
-    XCTAssertNotEqual(process.terminationStatus, 0, text)
+    // 500 epochs of one step each: far more than runs before the signal arrives. The progress line of step 1 comes
+    // after the handlers are installed; the run is signalled while it trains.
+    let train = try runAndSignal(["train", "--config", #"{"batchSize": 2, "cachedVariants": 1, "model": {"promptsPerLevel": 1}}"#,
+                                  "--data", data.path, "--out", run, "--epochs", "500", "--val-fraction", "0.3"],
+                                 after: " step 1/", environment: cache)
+    let text = train.stderr
+    XCTAssertEqual(train.reason, .exit, "the signal is handled, not fatal: \(text)")
+    XCTAssertNotEqual(train.status, 0, text)
     let lastLine = text.split(separator: "\n").last.map(String.init) ?? ""
     XCTAssertTrue(lastLine.contains("interrupted by SIGTERM at step") && lastLine.contains("--resume"), lastLine)
 
@@ -103,29 +87,30 @@ final class EvaluatePredictSignalTests: XCTestCase {
     XCTAssertEqual(masks.count, done, "one mask per image done: \(masks)")
     for mask in masks { XCTAssertEqual(try ImageIO.read(output + "/" + mask).width, 40, "\(mask) is whole") }
   }
+}
 
-  /// Runs hspsam, sends SIGTERM once `marker` is on its stderr, and returns how it ended.
-  func runAndSignal(_ arguments: [String], after marker: String) throws
-    -> (status: Int32, reason: Process.TerminationReason, stdout: String, stderr: String)
-  {
-    let process = Process()
-    process.executableURL = hspsamExecutable
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    var stderr = Data()
-    while !String(decoding: stderr, as: UTF8.self).contains(marker) {
-      let chunk = err.fileHandleForReading.availableData
-      if chunk.isEmpty { break }  // ended before the marker: the caller's assertions say how
-      stderr.append(chunk)
-    }
-    process.terminate()
-    stderr.append(err.fileHandleForReading.readDataToEndOfFile())
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, process.terminationReason, String(decoding: stdout, as: UTF8.self),
-            String(decoding: stderr, as: UTF8.self))
+/// Runs hspsam, sends SIGTERM once `marker` is on its stderr, and returns how it ended.
+func runAndSignal(_ arguments: [String], after marker: String, environment: [String: String] = [:]) throws
+  -> (status: Int32, reason: Process.TerminationReason, stdout: String, stderr: String)
+{
+  let process = Process()
+  process.executableURL = hspsamExecutable
+  process.arguments = arguments
+  process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+  let out = Pipe(), err = Pipe()
+  process.standardOutput = out
+  process.standardError = err
+  try process.run()
+  var stderr = Data()
+  while !String(decoding: stderr, as: UTF8.self).contains(marker) {
+    let chunk = err.fileHandleForReading.availableData
+    if chunk.isEmpty { break }  // ended before the marker: the caller's assertions say how
+    stderr.append(chunk)
   }
+  process.terminate()
+  stderr.append(err.fileHandleForReading.readDataToEndOfFile())
+  let stdout = out.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, process.terminationReason, String(decoding: stdout, as: UTF8.self),
+          String(decoding: stderr, as: UTF8.self))
 }
