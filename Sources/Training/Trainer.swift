@@ -154,6 +154,7 @@ public final class Trainer {
     let augmentationJSON = String(decoding: try keyEncoder.encode(config.augmentation), as: UTF8.self)
     var trainCaches: [PrefixCache] = []
     var validationCaches: [(name: String, cache: PrefixCache, count: Int)] = []
+    let cacheBatch = 8  // images per prefix forward while caching
     for part in parts {
       say("caching the frozen encoder prefix of \(part.name): \(part.train.samples.count) images x \(config.cachedVariants) copies, " +
           "\(part.validation.samples.count) validation images" + (part.train.maskSummary.map { " (\($0))" } ?? ""))
@@ -169,15 +170,15 @@ public final class Trainer {
       let plainKey = cacheKey(random: ""), augmentedKey = cacheKey(random: "seed=\(config.seed) aug=\(augmentationJSON) ")
       var meter: ProgressMeter?
       trainCaches.append(try PrefixCache(model: model, dataset: part.train, transform: transform, variants: config.cachedVariants,
-                                         seed: config.seed, batchSize: 8, folder: options.cacheFolder, key: plainKey,
+                                         seed: config.seed, batchSize: cacheBatch, folder: options.cacheFolder, key: plainKey,
                                          augmentedKey: augmentedKey) { done, total in
-        // Copies read from disk arrive in one jump; the rate and ETA count the computed ones (batches of 8).
-        if let last = meter?.done, done - last <= 8 { meter!.update(done: done) } else { meter = ProgressMeter(total: total, done: done) }
+        // Copies read from disk arrive in one jump; the rate and ETA count the computed ones (one batch a call).
+        if let last = meter?.done, done - last <= cacheBatch { meter!.update(done: done) } else { meter = ProgressMeter(total: total, done: done) }
         if !self.options.quiet { FileHandle.standardError.write(Data("\r  prefix \(meter!.line())   ".utf8)) }
       })
       if !part.validation.samples.isEmpty {
         validationCaches.append((part.name, try PrefixCache(
-          model: model, dataset: part.validation, transform: transform, variants: 1, seed: config.seed, batchSize: 8,
+          model: model, dataset: part.validation, transform: transform, variants: 1, seed: config.seed, batchSize: cacheBatch,
           folder: options.cacheFolder, key: plainKey, augmentedKey: augmentedKey) { _, _ in }, part.validation.samples.count))
       }
       say("")
@@ -230,7 +231,6 @@ public final class Trainer {
     // Images per second over the last 20 steps (ProgressMeter: a pause stops counting once it is 20 steps old).
     var meter = ProgressMeter(total: ((options.maxSteps ?? totalSteps) - step) * config.batchSize)
     let trainStart = Date()
-    var imagesSeen = 0
     model.train()
     epochs: for epoch in firstEpoch..<config.epochs {
       var generator = SplitMix64(seed: config.seed &+ UInt64(epoch) &* 1_000_003)
@@ -271,8 +271,7 @@ public final class Trainer {
         step += 1
         batches += 1
         epochLoss += value
-        imagesSeen += chunk.count
-        meter.update(done: imagesSeen)
+        meter.update(done: meter.done + chunk.count)  // images trained on in this invocation
         let rate = meter.itemsPerSecond ?? 0, remaining = meter.secondsLeft ?? .infinity
         if !options.quiet {
           FileHandle.standardError.write(Data(String(format: "\repoch %d/%d step %d/%d loss %.4f lr %.2e %.2f img/s ETA %@   ",
@@ -334,7 +333,7 @@ public final class Trainer {
     say("")
     let trainSeconds = Date().timeIntervalSince(trainStart)
     return Summary(steps: step, epochs: metadata.epoch, bestValidationDice: bestDice, seconds: Date().timeIntervalSince(started),
-                   cacheSeconds: cacheSeconds, imagesPerSecond: Double(imagesSeen) / Swift.max(trainSeconds, 1e-9))
+                   cacheSeconds: cacheSeconds, imagesPerSecond: Double(meter.done) / Swift.max(trainSeconds, 1e-9))
   }
 
   /// One epoch's sample order over the union of datasets: dataset d contributes `draws[d]` of its `sizes[d]`

@@ -35,13 +35,16 @@ func checkWritable(_ path: String, option: String, others: [String] = []) throws
   }
 }
 
+/// Whether `path` exists and is not a folder (an output folder that cannot be one).
+func isFile(_ path: String) -> Bool {
+  var isDirectory: ObjCBool = false
+  return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+}
+
 /// Makes an output folder (and its parents) before the command's work, so that a bad path fails at once, in one
 /// line naming the option, instead of after an evaluation of every image.
 func createFolder(_ path: String, option: String) throws {
-  var isDirectory: ObjCBool = false
-  if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
-    throw CommandError("\(option) \(path) is a file, not a folder")
-  }
+  if isFile(path) { throw CommandError("\(option) \(path) is a file, not a folder") }
   do {
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
   } catch let error as CocoaError {

@@ -51,10 +51,7 @@ struct TrainCommand: ParsableCommand {
     guard (0..<1).contains(valFraction) else { throw ValidationError("--val-fraction must be in [0, 1)") }
     if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
     if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
-      throw ValidationError("--out \(out) is a file, not a run folder")
-    }
+    if isFile(out) { throw ValidationError("--out \(out) is a file, not a run folder") }
   }
 
   func run() throws {
