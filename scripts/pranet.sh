@@ -3,7 +3,7 @@
 # minus its own seeded 10 % validation split, then report the Kvasir-SEG and CVC-ClinicDB test rows next to the
 # published PraNet and Polyp-PVT numbers (../shared/notes/hsp-sam.md section 6, PraNet-toolbox mDice/mIoU).
 #
-#   bash scripts/pranet.sh [--epochs N] [--config FILE|JSON]... [--out DIR] [--device cuda]
+#   bash scripts/pranet.sh [--epochs N] [--config FILE|JSON]... [--init CHECKPOINT] [--out DIR] [--device cuda]
 #
 # The default schedule is the configuration's (60 epochs): about 1,300 training images per epoch at ~0.7 images/s
 # on a 2-core CPU is ~30 minutes per epoch plus a one-off ~25-minute prefix cache, so on such a machine pass
@@ -11,14 +11,17 @@
 # image instead of 4, as configs/clinicdb-cpu.json; 1 caches only the image itself, i.e. no augmentation).
 # --config goes to `hspsam train` (later ones override earlier ones; --epochs wins). On a machine with an NVIDIA
 # GPU, `--device cuda` runs the same command (the full schedule by default) there; set-up then also installs
-# libtorch's CUDA backend (HSPSAM_CUDA=1). Environment: HSPSAM_DATA (default ../shared/data), SEED (default 1234).
+# libtorch's CUDA backend (HSPSAM_CUDA=1). --init starts from a trained checkpoint (e.g. the shipped ClinicDB
+# model, whose training images are inside this protocol's: with the same --seed its validation images are this
+# run's ClinicDB validation images); the test rows then say so. Environment: HSPSAM_DATA (default ../shared/data), SEED (default 1234).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs="" out=runs/pranet device=cpu train_args=()
+epochs="" out=runs/pranet device=cpu init="" train_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
     --config) train_args+=(--config "$2"); shift 2 ;;
+    --init) init=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     *) echo "pranet.sh: unknown argument $1" >&2; exit 2 ;;
@@ -34,15 +37,15 @@ swift build -c release --product hspsam
 bin=.build/release/hspsam
 [ ${#train_args[@]} -gt 0 ] || train_args=(--config '{}')
 [ -n "$epochs" ] && train_args+=(--epochs "$epochs")
-resume=()
-[ -f "$out/last.safetensors" ] && resume=(--resume)
+start=()  # --resume an interrupted run, else --init when given
+if [ -f "$out/last.safetensors" ]; then start=(--resume); elif [ -n "$init" ]; then start=(--init "$init"); fi
 [ -f "$out/.finished" ] || {
   "$bin" train "${train_args[@]}" --data "Kvasir-SEG=$data/Kvasir-SEG" --data "CVC-ClinicDB=$data/CVC-ClinicDB" \
-    --split train.txt --seed "$seed" --out "$out" --device "$device" "${resume[@]}"
+    --split train.txt --seed "$seed" --out "$out" --device "$device" "${start[@]}"
   touch "$out/.finished"
 }
 "$bin" evaluate --checkpoint "$out" --data "Kvasir-SEG=$data/Kvasir-SEG" --data "CVC-ClinicDB=$data/CVC-ClinicDB" \
-  --split test.txt --device "$device" --format markdown --method "hsp (PraNet protocol${epochs:+, $epochs epochs})" --report "$out/report" | tee "$out/rows.md"
+  --split test.txt --device "$device" --format markdown --method "hsp (PraNet protocol${epochs:+, $epochs epochs}${init:+, from $(basename "$init")})" --report "$out/report" | tee "$out/rows.md"
 cat <<'TABLE'
 | published (PraNet toolbox) | Kvasir-SEG mDice / mIoU | CVC-ClinicDB mDice / mIoU |
 |---|---|---|
