@@ -167,6 +167,30 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "not a folder", "the file is untouched")
   }
 
+  /// One unreadable image in a folder costs only its own mask: `predict` names it and the reason at once, writes
+  /// the other images' masks, and exits 1 with a line that counts and names the files it could not read.
+  func testPredictSkipsUnreadableImagesAndNamesThem() throws {
+    _ = try Fixtures.requireLiteMedSAMWeights()
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let data = folder.appendingPathComponent("data")
+    try writeGeneratedDataset(at: data, count: 2, prefix: "g")
+    let images = data.appendingPathComponent("images")
+    let (garbage, truncated) = (images.appendingPathComponent("a-garbage.png").path, images.appendingPathComponent("b-cut.png").path)
+    try Data("not an image".utf8).write(to: URL(fileURLWithPath: garbage))
+    try Data(contentsOf: images.appendingPathComponent("g0.png")).prefix(60).write(to: URL(fileURLWithPath: truncated))
+    let output = folder.appendingPathComponent("out").path
+    let result = try runHSPSAM(["predict", images.path, "--output", output])
+    XCTAssertEqual(result.status, 1, result.stderr)
+    XCTAssertTrue(result.stderr.contains("skipped \(garbage): not a JPEG, PNG or TIFF image\n"), result.stderr)
+    XCTAssertTrue(result.stderr.contains("skipped \(truncated): "), result.stderr)
+    XCTAssertTrue(result.stderr.hasSuffix("Error: 2 of 4 images could not be read and have no mask (reasons above): \(garbage), \(truncated)\n"),
+                  result.stderr)
+    XCTAssertTrue(result.stdout.hasPrefix("2 masks in \(output)"), result.stdout)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: output).sorted(), ["g0.png", "g1.png"])
+    XCTAssertEqual(try ImageIO.read(output + "/g1.png").width, 40)
+  }
+
   /// The trained baselines (note section 4) through the same commands: `--config` twice (the second replaces the
   /// model section), one step, then a prompt-free prediction at the input size.
   func testBaselineArchitecturesTrainAndPredict() throws {

@@ -55,8 +55,19 @@ struct PredictCommand: ParsableCommand {
     // Ctrl-C or SIGTERM stops after the image under way, whose files are then complete (a second one quits).
     let stopRequest = StopRequest()
     defer { stopRequest.restore() }
+    // An image that cannot be read (not an image, truncated, unreadable) is skipped and named at once; the run
+    // goes on, so one bad file among a thousand costs its own mask only, and exits non-zero at the end.
+    var unreadable: [String] = []
     for file in files {
-      let image = try ImageIO.read(file)
+      let image: Image
+      do {
+        image = try ImageIO.read(file)
+      } catch let error as ImageIOError {
+        unreadable.append(file)
+        FileHandle.standardError.write(Data("\rskipped \(error.localizedDescription)\n".utf8))
+        meter.update(done: meter.done + 1)
+        continue
+      }
       let foreground: [Float], classes: [UInt8]
       if binary {
         foreground = try segmenter.foreground(image, truth: [])
@@ -81,12 +92,18 @@ struct PredictCommand: ParsableCommand {
       if files.count > 1 { FileHandle.standardError.write(Data("\r\(meter.line())   ".utf8)) }
       if let signal = StopRequest.received, meter.done < files.count {
         FileHandle.standardError.write(Data("\n".utf8))
-        throw CommandError("interrupted by \(signal) after \(meter.done) of \(files.count) images: their masks are in \(output)")
+        throw CommandError("interrupted by \(signal) after \(meter.done) of \(files.count) images: their masks are in \(output)" +
+                           (unreadable.isEmpty ? "" : " (\(unreadable.count) of them could not be read: reasons above)"))
       }
     }
     if files.count > 1 { FileHandle.standardError.write(Data("\n".utf8)) }
     let seconds = Date().timeIntervalSince(start)
-    print(String(format: "%d masks in %@ (%.2f s per image)", files.count, output, seconds / Double(files.count)))
+    let written = files.count - unreadable.count
+    print(String(format: "%d mask%@ in %@ (%.2f s per image)", written, written == 1 ? "" : "s", output, seconds / Double(Swift.max(1, written))))
+    if !unreadable.isEmpty {
+      let named = unreadable.prefix(3).joined(separator: ", ") + (unreadable.count > 3 ? " and \(unreadable.count - 3) more" : "")
+      throw CommandError("\(unreadable.count) of \(files.count) images could not be read and have no mask (reasons above): \(named)")
+    }
   }
 
   static func stem(of file: String) -> String { URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent }
