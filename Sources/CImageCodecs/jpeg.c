@@ -85,3 +85,24 @@ int ic_decode_jpeg(const uint8_t *data, size_t size, ic_image *out, char *error,
   jpeg_destroy_decompress(&info);
   return 0;
 }
+
+int ic_size_jpeg(const uint8_t *data, size_t size, int32_t *width, int32_t *height, char *error, size_t error_size) {
+  struct jpeg_decompress_struct info;
+  struct error_manager manager;
+  info.err = jpeg_std_error(&manager.base);
+  manager.base.error_exit = on_error;
+  manager.base.emit_message = on_warning;
+  manager.truncated = 0;
+  if (setjmp(manager.escape)) {
+    snprintf(error, error_size, "JPEG: %s", manager.message);
+    jpeg_destroy_decompress(&info);
+    return 1;
+  }
+  jpeg_create_decompress(&info);
+  jpeg_mem_src(&info, data, (unsigned long)size);
+  jpeg_read_header(&info, TRUE);
+  *width = (int32_t)info.image_width;
+  *height = (int32_t)info.image_height;
+  jpeg_destroy_decompress(&info);
+  return 0;
+}

@@ -44,6 +44,20 @@ int ic_decode_png(const uint8_t *data, size_t size, ic_image *out, char *error, 
   return 0;
 }
 
+int ic_size_png(const uint8_t *data, size_t size, int32_t *width, int32_t *height, char *error, size_t error_size) {
+  png_image image;
+  memset(&image, 0, sizeof(image));
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_memory(&image, data, size)) {
+    snprintf(error, error_size, "PNG: %s", image.message);
+    return 1;
+  }
+  *width = (int32_t)image.width;
+  *height = (int32_t)image.height;
+  png_image_free(&image);
+  return 0;
+}
+
 int ic_encode_png(const char *path, const uint8_t *pixels, int32_t width, int32_t height, int32_t channels,
                   char *error, size_t error_size) {
   png_image image;

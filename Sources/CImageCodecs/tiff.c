@@ -24,18 +24,34 @@ static int on_tiff_warning(TIFF *tif, void *user, const char *module, const char
   return 1;  // unknown tags and the like: not our business
 }
 
-int ic_decode_tiff(const char *path, ic_image *out, char *error, size_t error_size) {
-  memset(out, 0, sizeof(*out));
+// Opens `path` with our handlers; NULL (and the message in `error`) when libtiff cannot.
+static TIFF *open_tiff(const char *path, char *error, size_t error_size) {
   tiff_message[0] = 0;
   TIFFOpenOptions *options = TIFFOpenOptionsAlloc();
   TIFFOpenOptionsSetErrorHandlerExtR(options, on_tiff_error, NULL);
   TIFFOpenOptionsSetWarningHandlerExtR(options, on_tiff_warning, NULL);
   TIFF *tif = TIFFOpenExt(path, "r", options);
   TIFFOpenOptionsFree(options);
-  if (tif == NULL) {
-    snprintf(error, error_size, "TIFF: %s", tiff_message[0] ? tiff_message : "cannot open");
-    return 1;
-  }
+  if (tif == NULL) snprintf(error, error_size, "TIFF: %s", tiff_message[0] ? tiff_message : "cannot open");
+  return tif;
+}
+
+int ic_size_tiff(const char *path, int32_t *width, int32_t *height, char *error, size_t error_size) {
+  TIFF *tif = open_tiff(path, error, error_size);
+  if (tif == NULL) return 1;
+  uint32_t w = 0, h = 0;
+  TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
+  TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
+  TIFFClose(tif);
+  *width = (int32_t)w;
+  *height = (int32_t)h;
+  return 0;
+}
+
+int ic_decode_tiff(const char *path, ic_image *out, char *error, size_t error_size) {
+  memset(out, 0, sizeof(*out));
+  TIFF *tif = open_tiff(path, error, error_size);
+  if (tif == NULL) return 1;
   uint32_t width = 0, height = 0;
   uint16_t samples = 1, bits = 8, planar = PLANARCONFIG_CONTIG, format = SAMPLEFORMAT_UINT;
   TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &width);

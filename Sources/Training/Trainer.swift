@@ -118,6 +118,7 @@ public final class Trainer {
     for source in options.datasets {
       guard source.weight > 0, source.weight.isFinite else { throw TrainingError("\(source.folder): weight must be > 0, got \(source.weight)") }
       let full = try SegmentationDataset(root: source.folder, name: source.name, split: options.split, encoding: source.encoding)
+      try full.checkFiles()  // a bad file is named now, not during the prefix cache
       // A rule with other classes than the model's would train on masks the model cannot express (or never see
       // some of its classes): refused before anything is written.
       guard source.encoding.classCount - 1 == config.model.numClasses else {
@@ -209,7 +210,7 @@ public final class Trainer {
       say("resuming at epoch \(firstEpoch + 1), step \(step)")
     }
     let logURL = out.appendingPathComponent("log.jsonl")
-    if !fm.fileExists(atPath: logURL.path) { fm.createFile(atPath: logURL.path, contents: nil) }
+    if !fm.fileExists(atPath: logURL.path) { _ = fm.createFile(atPath: logURL.path, contents: nil) }
     let log = try FileHandle(forWritingTo: logURL)
     defer { try? log.close() }
     try log.seekToEnd()

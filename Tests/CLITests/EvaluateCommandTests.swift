@@ -105,7 +105,7 @@ final class EvaluateCommandTests: XCTestCase {
 
   /// Where results go is checked before the model runs: a report, map or summary path that cannot be written fails
   /// in one line naming the option, before any image is evaluated (the table is never printed).
-  func testOutputPathsAreCheckedBeforeTheEvaluation() throws {
+  func testOutputPathsAndDataAreCheckedBeforeTheEvaluation() throws {
     let data = folder.appendingPathComponent("data")
     try writeGeneratedDataset(at: data, count: 1, prefix: "e")
     let file = folder.appendingPathComponent("file").path
@@ -123,6 +123,15 @@ final class EvaluateCommandTests: XCTestCase {
       XCTAssertEqual(refused.stdout, "", "no table: nothing was evaluated")
     }
     XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "not a folder", "the file is untouched")
+    // A mask of another size than its image in the second --data: named before the model loads, so no table and
+    // no progress line for the first, good, dataset either.
+    let bad = folder.appendingPathComponent("bad")
+    try writeGeneratedDataset(at: bad, count: 2, prefix: "m")
+    try ImageIO.writePNG([UInt8](repeating: 0, count: 100), width: 10, height: 10, channels: 1, to: bad.path + "/masks/m1.png")
+    let refused = try runHSPSAM(["evaluate", "--data", data.path, "--data", bad.path])
+    XCTAssertNotEqual(refused.status, 0)
+    XCTAssertEqual(refused.stderr, "Error: \(bad.path)/masks/m1.png: mask is 10x10, image is 40x30\n")
+    XCTAssertEqual(refused.stdout, "")
   }
 
   func testPredictionOfAnotherSizeIsResized() throws {

@@ -73,7 +73,11 @@ final class MultiDatasetCommandTests: XCTestCase {
     XCTAssertTrue(missingMask.stderr.contains("2.tif") && missingMask.stderr.contains("no mask"), missingMask.stderr)
     let badWeight = try runHSPSAM(["train", "--data", generated.path, "--weight", "other=2", "--out", folder.appendingPathComponent("r3").path])
     XCTAssertTrue(badWeight.stderr.contains("no --data is named other"), badWeight.stderr)
-    XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("r2").path))
-    XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("r3").path))
+    // A mask of another size than its image: named from the headers before the model loads or a copy is cached.
+    try ImageIO.writePNG([UInt8](repeating: 0, count: 100), width: 10, height: 10, channels: 1, to: generated.path + "/masks/g2.png")
+    let badMask = try runHSPSAM(["train", "--data", generated.path, "--out", folder.appendingPathComponent("r4").path], environment: environment)
+    XCTAssertNotEqual(badMask.status, 0)
+    XCTAssertEqual(badMask.stderr, "Error: \(generated.path)/masks/g2.png: mask is 10x10, image is 40x30\n")
+    for name in ["r2", "r3", "r4"] { XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path), name) }
   }
 }

@@ -189,6 +189,24 @@ final class DatasetTests: XCTestCase {
     }
   }
 
+  /// `checkFiles` (run by train and evaluate before the model loads) names a mask of the wrong size and a file that
+  /// is not an image from the headers alone, and passes a good dataset.
+  func testCheckFilesNamesBadPairsFromTheirHeaders() throws {
+    let root = folder.appendingPathComponent("checked")
+    try writeSample(root, stem: "a")
+    try writeSample(root, stem: "b")
+    XCTAssertNoThrow(try SegmentationDataset(root: root.path).checkFiles())
+    try ImageIO.writePNG([UInt8](repeating: 0, count: 10 * 10), width: 10, height: 10, channels: 1,
+                         to: root.appendingPathComponent("masks/b.png").path)
+    XCTAssertThrowsError(try SegmentationDataset(root: root.path).checkFiles()) { error in
+      XCTAssertEqual(error.localizedDescription, root.path + "/masks/b.png: mask is 10x10, image is 48x32")
+    }
+    try Data("junk".utf8).write(to: root.appendingPathComponent("images/a.png"))
+    XCTAssertThrowsError(try SegmentationDataset(root: root.path).checkFiles()) { error in
+      XCTAssertEqual(error.localizedDescription, root.path + "/images/a.png: not a JPEG, PNG or TIFF image")
+    }
+  }
+
   func testClinicDBSplits() throws {
     let root = Fixtures.sharedData.appendingPathComponent("CVC-ClinicDB")
     guard FileManager.default.fileExists(atPath: root.path) else { throw XCTSkip("CVC-ClinicDB is not at \(root.path)") }

@@ -90,6 +90,36 @@ final class ImageIOTests: XCTestCase {
     }
   }
 
+  /// The header-only size equals the decoded image's for every fixture format (JPEG, PNG, TIFF tiled, planar,
+  /// LZW); files that are not images fail as `read` does, naming the file; a file cut after its header passes.
+  func testSizeFromTheHeaderEqualsTheDecodedSize() throws {
+    for name in ["rgb8.png", "palette.png", "grey16.png", "rgb.jpg", "progressive.jpg", "rgb_declared_grey.tif",
+                 "tiled.tif", "planar.tif", "grey_lzw.tif"] {
+      let path = Fixtures.path("images/\(name)")
+      let (image, size) = (try ImageIO.read(path), try ImageIO.size(of: path))
+      XCTAssertEqual([size.width, size.height], [image.width, image.height], name)
+    }
+    let scratch = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    let text = scratch.appendingPathComponent("notes.jpg").path
+    try Data("hello".utf8).write(to: URL(fileURLWithPath: text))
+    let whole = scratch.appendingPathComponent("noise.png").path, headerOnly = scratch.appendingPathComponent("cut.png").path
+    var generator = SplitMix64(seed: 3)
+    try ImageIO.writePNG((0..<(64 * 48)).map { _ in UInt8.random(in: 0...255, using: &generator) }, width: 64, height: 48,
+                         channels: 1, to: whole)
+    let png = try Data(contentsOf: URL(fileURLWithPath: whole))
+    try png.prefix(png.count / 2).write(to: URL(fileURLWithPath: headerOnly))  // the header and half the pixels
+    XCTAssertThrowsError(try ImageIO.size(of: text)) { error in
+      XCTAssertEqual(error.localizedDescription, text + ": not a JPEG, PNG or TIFF image")
+    }
+    XCTAssertThrowsError(try ImageIO.size(of: scratch.path)) { error in
+      XCTAssertEqual(error.localizedDescription, scratch.path + ": is a folder")
+    }
+    let size = try ImageIO.size(of: headerOnly)
+    XCTAssertEqual([size.width, size.height], [64, 48])
+    XCTAssertThrowsError(try ImageIO.read(headerOnly), "the pixels are missing: read names the file")
+  }
+
   /// Mutated and truncated copies of every fixture: each read must return or throw, never crash or hang.
   /// Bounded: 0.6 seconds per format.
   func testFuzzedFilesNeverCrash() throws {
@@ -114,6 +144,7 @@ final class ImageIOTests: XCTestCase {
         try mutated.write(to: target)
         attempts += 1
         do { _ = try ImageIO.read(target.path) } catch { failures += 1 }
+        _ = try? ImageIO.size(of: target.path)  // the header reader gets the same files: no crash, no hang
       }
     }
     XCTAssertGreaterThan(attempts, 200)

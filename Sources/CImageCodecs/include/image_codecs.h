@@ -30,6 +30,10 @@ int ic_decode_png(const uint8_t *data, size_t size, ic_image *out, char *error, 
 /// TIFF (first directory), strips or tiles, any compression libtiff supports, 8/16-bit, 1-4 samples per pixel,
 /// contiguous or separate planes. Samples are returned as stored, whatever Photometric says.
 int ic_decode_tiff(const char *path, ic_image *out, char *error, size_t error_size);
+/// The pixel size from the header alone (nothing decoded), for checking a dataset before a long run.
+int ic_size_jpeg(const uint8_t *data, size_t size, int32_t *width, int32_t *height, char *error, size_t error_size);
+int ic_size_png(const uint8_t *data, size_t size, int32_t *width, int32_t *height, char *error, size_t error_size);
+int ic_size_tiff(const char *path, int32_t *width, int32_t *height, char *error, size_t error_size);
 /// PNG to a file, 8-bit grey/grey+alpha/RGB/RGBA.
 int ic_encode_png(const char *path, const uint8_t *pixels, int32_t width, int32_t height, int32_t channels,
                   char *error, size_t error_size);

@@ -177,6 +177,18 @@ public struct SegmentationDataset: Sendable {
     return parts.isEmpty ? nil : parts.joined(separator: ", ")
   }
 
+  /// Reads every image's and mask's header, nothing decoded (about a second per thousand pairs), so that a file
+  /// that is not an image, or a mask of another size than its image, is named before a long run, not an hour into
+  /// it. A file truncated after its header passes here; reading it later names it.
+  public func checkFiles() throws {
+    for sample in samples {
+      let image = try ImageIO.size(of: sample.imagePath), mask = try ImageIO.size(of: sample.maskPath)
+      guard image == mask else {
+        throw DatasetError(path: sample.maskPath, reason: "mask is \(mask.width)x\(mask.height), image is \(image.width)x\(image.height)")
+      }
+    }
+  }
+
   /// A seeded train/validation split: `fraction` of the samples (at least 1 when fraction > 0) go to validation.
   public func splitValidation(fraction: Double, seed: UInt64) -> (train: SegmentationDataset, validation: SegmentationDataset) {
     var generator = SplitMix64(seed: seed)

@@ -22,33 +22,13 @@ public enum ImageIO {
 
   /// Decodes an image file.
   public static func read(_ path: String) throws -> Image {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-      throw ImageIOError(path: path, reason: "no such file")
-    }
-    if isDirectory.boolValue { throw ImageIOError(path: path, reason: "is a folder") }
-    guard let handle = FileHandle(forReadingAtPath: path) else { throw ImageIOError(path: path, reason: "cannot be opened") }
-    defer { try? handle.close() }
-    let header = [UInt8]((try? handle.read(upToCount: 8)) ?? Data())
-    guard let format = format(ofHeader: header) else {
-      throw ImageIOError(path: path, reason: header.isEmpty ? "empty file" : "not a JPEG, PNG or TIFF image")
-    }
     var image = ic_image()
-    var message = [CChar](repeating: 0, count: 512)
-    let status: Int32
-    switch format {
-    case .tiff:
-      status = ic_decode_tiff(path, &image, &message, message.count)
-    case .jpeg, .png:
-      try handle.seek(toOffset: 0)
-      let data = [UInt8]((try? handle.readToEnd()) ?? Data())
-      status = data.withUnsafeBufferPointer { buffer in
-        format == .jpeg ? ic_decode_jpeg(buffer.baseAddress, buffer.count, &image, &message, message.count)
-          : ic_decode_png(buffer.baseAddress, buffer.count, &image, &message, message.count)
+    try call(path) { format, data, message in
+      switch format {
+      case .tiff: ic_decode_tiff(path, &image, message, messageSize)
+      case .jpeg: ic_decode_jpeg(data.baseAddress, data.count, &image, message, messageSize)
+      case .png: ic_decode_png(data.baseAddress, data.count, &image, message, messageSize)
       }
-    }
-    guard status == 0 else {
-      throw ImageIOError(path: path, reason: cString(message).trimmingCharacters(in: .whitespacesAndNewlines))
     }
     defer { ic_free(&image) }
     let count = Int(image.width) * Int(image.height) * Int(image.channels)
@@ -62,6 +42,49 @@ public enum ImageIO {
                  bitDepth: Int(image.bits), samples: samples)
   }
 
+  /// Width and height from the file's header, nothing decoded: checks a whole dataset in seconds before a long run
+  /// (a truncated file passes; `read` finds that).
+  public static func size(of path: String) throws -> (width: Int, height: Int) {
+    var width: Int32 = 0, height: Int32 = 0
+    try call(path) { format, data, message in
+      switch format {
+      case .tiff: ic_size_tiff(path, &width, &height, message, messageSize)
+      case .jpeg: ic_size_jpeg(data.baseAddress, data.count, &width, &height, message, messageSize)
+      case .png: ic_size_png(data.baseAddress, data.count, &width, &height, message, messageSize)
+      }
+    }
+    return (Int(width), Int(height))
+  }
+
+  private static let messageSize = 512  // bytes for a codec's error message
+
+  /// Opens `path`, recognises its format and runs `codec` on it (JPEG and PNG get the file's bytes, TIFF reads the
+  /// path itself); a failure is an ImageIOError naming the file.
+  private static func call(_ path: String,
+                           _ codec: (Format, UnsafeBufferPointer<UInt8>, UnsafeMutablePointer<CChar>) -> Int32) throws {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      throw ImageIOError(path: path, reason: "no such file")
+    }
+    if isDirectory.boolValue { throw ImageIOError(path: path, reason: "is a folder") }
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw ImageIOError(path: path, reason: "cannot be opened") }
+    defer { try? handle.close() }
+    let header = [UInt8]((try? handle.read(upToCount: 8)) ?? Data())
+    guard let format = format(ofHeader: header) else {
+      throw ImageIOError(path: path, reason: header.isEmpty ? "empty file" : "not a JPEG, PNG or TIFF image")
+    }
+    var data: [UInt8] = []
+    if format != .tiff {
+      try handle.seek(toOffset: 0)
+      data = [UInt8]((try? handle.readToEnd()) ?? Data())
+    }
+    var message = [CChar](repeating: 0, count: messageSize)
+    let status = data.withUnsafeBufferPointer { bytes in message.withUnsafeMutableBufferPointer { codec(format, bytes, $0.baseAddress!) } }
+    guard status == 0 else {
+      throw ImageIOError(path: path, reason: cString(message).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+  }
+
   /// Writes 8-bit pixels (H x W x channels, channels 1-4) as PNG, atomically (temporary file + rename).
   public static func writePNG(_ bytes: [UInt8], width: Int, height: Int, channels: Int, to path: String) throws {
     guard bytes.count == width * height * channels else {
@@ -69,7 +92,7 @@ public enum ImageIO {
     }
     let url = URL(fileURLWithPath: path)
     let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-    var message = [CChar](repeating: 0, count: 512)
+    var message = [CChar](repeating: 0, count: messageSize)
     let status = ic_encode_png(temporary.path, bytes, Int32(width), Int32(height), Int32(channels), &message, message.count)
     guard status == 0 else {
       try? FileManager.default.removeItem(at: temporary)

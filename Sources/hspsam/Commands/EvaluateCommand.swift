@@ -92,6 +92,14 @@ extension EvaluateCommand {
     if let summary { try checkWritable(summary, option: "--summary") }
     if let report { try createFolder(report, option: "--report") }
     if let savePred { try createFolder(savePred, option: "--save-pred") }
+    // So are the data: every image and mask opens, with the mask at its image's size, before the model loads.
+    let named = DatasetArgument.resolve(datasets)
+    let encodings = try maskRules.encodings(names: named.map(\.name), default: .threshold(gtThreshold))
+    let sets = try zip(named, encodings).map { named, encoding in
+      let dataset = try SegmentationDataset(root: named.folder, name: named.name, split: split, encoding: encoding)
+      try dataset.checkFiles()
+      return (dataset, encoding)
+    }
     let segmenter: ForegroundSegmenter
     let source: String
     let device = try deviceOptions.resolve()
@@ -111,10 +119,7 @@ extension EvaluateCommand {
     let stopRequest = StopRequest()
     defer { stopRequest.restore() }
     var interrupted: String?
-    let named = DatasetArgument.resolve(datasets)
-    let encodings = try maskRules.encodings(names: named.map(\.name), default: .threshold(gtThreshold))
-    for (index, ((name, folder), encoding)) in zip(named, encodings).enumerated() {
-      let dataset = try SegmentationDataset(root: folder, name: name, split: split, encoding: encoding)
+    for (index, (dataset, encoding)) in sets.enumerated() {
       if let masks = dataset.maskSummary { FileHandle.standardError.write(Data("\(dataset.name): \(masks)\n".utf8)) }
       if encoding.classCount > 2, ModelEvaluation.classSegmenter(segmenter, for: encoding) == nil {
         FileHandle.standardError.write(Data(("\(dataset.name): the model's classes are not the \(encoding.classCount - 1) of " +
@@ -130,7 +135,7 @@ extension EvaluateCommand {
       FileHandle.standardError.write(Data(String(format: " (%.2f s per image)\n", row.secondsPerImage).utf8))
       rows.append(row)
       // A signal during the very last image leaves nothing undone: the run completes as usual.
-      if let signal = StopRequest.received, row.perImage.count < dataset.samples.count || index < named.count - 1 {
+      if let signal = StopRequest.received, row.perImage.count < dataset.samples.count || index < sets.count - 1 {
         interrupted = "interrupted by \(signal) after \(row.perImage.count) of \(dataset.samples.count) images of \(dataset.name)"
         break
       }
