@@ -68,6 +68,10 @@ final class DatasetTests: XCTestCase {
                     error.localizedDescription)
     }
     XCTAssertThrowsError(try SegmentationDataset(root: prefixed.path, split: "missing.txt", naming: .prefix("p")))
+    try "10\n1\n10.png\n".write(to: prefixed.appendingPathComponent("twice.txt"), atomically: true, encoding: .utf8)
+    XCTAssertThrowsError(try SegmentationDataset(root: prefixed.path, split: "twice.txt", naming: .prefix("p"))) { error in
+      XCTAssertTrue(error.localizedDescription.hasSuffix("twice.txt: stem '10' is listed twice"), error.localizedDescription)
+    }
     let noMasks = folder.appendingPathComponent("nomasks/images")
     try FileManager.default.createDirectory(at: noMasks, withIntermediateDirectories: true)
     XCTAssertThrowsError(try SegmentationDataset(root: noMasks.deletingLastPathComponent().path)) { error in

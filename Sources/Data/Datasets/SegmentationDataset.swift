@@ -130,6 +130,11 @@ public struct SegmentationDataset: Sendable {
       if let unknown = listed.first(where: { images[$0] == nil }) {
         throw DatasetError(path: splitPath, reason: "stem '\(unknown)' has no image in \(imagesFolder.path)")
       }
+      // A stem listed twice would be trained on, or scored, twice: most likely a mistake in the file.
+      var seen = Set<String>()
+      if let repeated = listed.first(where: { !seen.insert($0).inserted }) {
+        throw DatasetError(path: splitPath, reason: "stem '\(repeated)' is listed twice")
+      }
       stems = listed
     }
     guard !stems.isEmpty else { throw DatasetError(path: imagesFolder.path, reason: "no image files") }
