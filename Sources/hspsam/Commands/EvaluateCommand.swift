@@ -92,6 +92,7 @@ extension EvaluateCommand {
     if let summary { try checkWritable(summary, option: "--summary") }
     if let report { try createFolder(report, option: "--report") }
     if let savePred { try createFolder(savePred, option: "--save-pred") }
+    let checkpointPath = baseline == nil ? try Paths.resolveCheckpoint(checkpoint) : nil  // a typo fails before the data are read
     // So are the data: every image and mask opens, with the mask at its image's size, before the model loads.
     let named = DatasetArgument.resolve(datasets)
     let encodings = try maskRules.encodings(names: named.map(\.name), default: .threshold(gtThreshold))
@@ -107,7 +108,7 @@ extension EvaluateCommand {
       segmenter = try LiteMedSAMBaseline(mode: baseline, weights: Paths.liteMedSAMWeights, device: device)
       source = "baseline \(baseline.rawValue) (frozen LiteMedSAM, \(Paths.liteMedSAMWeights))"
     } else {
-      let path = try Paths.resolveCheckpoint(checkpoint)
+      let path = try checkpointPath ?? Paths.resolveCheckpoint(checkpoint)
       let predictor = try PromptFreePredictor(checkpoint: path, baseCheckpoint: Paths.liteMedSAMWeights, device: device)
       predictor.testTimeAugmentation = testTime.augmentation
       segmenter = try refinement.apply(to: predictor, device: device)
