@@ -92,7 +92,8 @@ extension EvaluateCommand {
     if let summary { try checkWritable(summary, option: "--summary") }
     if let report { try createFolder(report, option: "--report") }
     if let savePred { try createFolder(savePred, option: "--save-pred") }
-    let checkpointPath = baseline == nil ? try Paths.resolveCheckpoint(checkpoint) : nil  // a typo fails before the data are read
+    // A checkpoint that names nothing fails before the data are read.
+    let checkpointPath = baseline == nil ? try RunCheckpoint.resolve(Paths.resolveCheckpoint(checkpoint), option: "--checkpoint") : nil
     // So are the data: every image and mask opens, with the mask at its image's size, before the model loads.
     let named = DatasetArgument.resolve(datasets)
     let encodings = try maskRules.encodings(names: named.map(\.name), default: .threshold(gtThreshold))
