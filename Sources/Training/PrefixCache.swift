@@ -8,6 +8,30 @@ struct CachedExample {
   let tokens: Tensor
   let features: [Int: Tensor]
   let mask: Tensor
+
+  var byteCount: Int { tokens.count * 2 + features.values.reduce(0) { $0 + $1.count * 2 } + mask.count }
+}
+
+/// One copy of the cache: held in memory, or only in its file (past the memory budget), read again for each batch
+/// that draws it; the system's page cache then keeps what fits.
+enum CachedCopy {
+  case held(CachedExample)
+  case stored(path: String)
+}
+
+/// Host memory the cached copies of one run may hold, shared by its caches (training and validation, every
+/// dataset): a cache of 10,000 images x 4 copies (about 100 GB) trains on a 24 GB machine from its files instead
+/// of swapping. Without a cache folder every copy is held, whatever the budget.
+public final class PrefixMemoryBudget {
+  public private(set) var remaining: Int
+  public init(bytes: Int) { remaining = bytes }
+
+  /// Takes `bytes` out of what remains, if they fit.
+  public func take(_ bytes: Int) -> Bool {
+    guard bytes <= remaining else { return false }
+    remaining -= bytes
+    return true
+  }
 }
 
 /// The frozen, prompt-independent encoder prefix of every training image and augmentation copy, computed once
@@ -17,21 +41,23 @@ struct CachedExample {
 /// key (`augmentedKey`) adds the augmentation and seed; copy 0's (`key`) has neither, so runs that differ only in
 /// augmentation or seed share their plain copies and the validation images.
 final class PrefixCache {
-  private(set) var examples: [[CachedExample]] = []  // [sample][variant]
+  private(set) var examples: [[CachedCopy]] = []  // [sample][variant]
 
-  /// Bytes held.
+  /// Bytes held in memory.
   var byteCount: Int {
-    examples.joined().reduce(0) { total, e in
-      total + e.tokens.count * 2 + e.features.values.reduce(0) { $0 + $1.count * 2 } + e.mask.count
-    }
+    examples.joined().reduce(0) { total, copy in if case .held(let e) = copy { total + e.byteCount } else { total } }
   }
 
+  /// Copies kept only in their files (over the memory budget).
+  var storedCount: Int { examples.joined().filter { if case .stored = $0 { true } else { false } }.count }
+
   init(model: HSPSAM, dataset: SegmentationDataset, transform: SampleTransform, variants: Int, seed: UInt64,
-       batchSize: Int, folder: URL?, key: String, augmentedKey: String, progress: (Int, Int) -> Void) throws {
+       batchSize: Int, folder: URL?, key: String, augmentedKey: String, budget: PrefixMemoryBudget,
+       progress: (Int, Int) -> Void) throws {
     let plain = SampleTransform(size: transform.size, geometry: transform.geometry, normalization: transform.normalization)
     let total = dataset.samples.count * variants
     var done = 0
-    var slots = [[CachedExample?]](repeating: Array(repeating: nil, count: variants), count: dataset.samples.count)
+    var slots = [[CachedCopy?]](repeating: Array(repeating: nil, count: variants), count: dataset.samples.count)
     func store(_ key: String) -> URL? { folder?.appendingPathComponent(String(format: "%016llx", stableHash(key))) }
     let plainStore = store(key), augmentedStore = variants > 1 ? store(augmentedKey) : nil
     for store in [plainStore, augmentedStore].compactMap({ $0 }) {
@@ -40,12 +66,16 @@ final class PrefixCache {
     func file(_ stem: String, _ variant: Int) -> String? {
       (variant == 0 ? plainStore : augmentedStore)?.appendingPathComponent("\(stem)_v\(variant).safetensors").path
     }
+    func keep(_ example: CachedExample, file: String?) -> CachedCopy {
+      if let file, !budget.take(example.byteCount) { return .stored(path: file) }
+      return .held(example)
+    }
     for variant in 0..<variants {
       var missing: [Int] = []
       for (i, sample) in dataset.samples.enumerated() {
         if let path = file(sample.stem, variant), FileManager.default.fileExists(atPath: path),
            let example = try? Self.read(path) {
-          slots[i][variant] = example
+          slots[i][variant] = keep(example, file: path)
           done += 1
         } else {
           missing.append(i)
@@ -68,8 +98,9 @@ final class PrefixCache {
           let features = try prefix.features.mapValues(stored)
           let example = CachedExample(tokens: try stored(prefix.tokens),
                                       features: features, mask: try batch.masks[i].to(.uint8))
-          if let path = file(batch.samples[i].stem, variant) { try Self.write(example, to: path) }
-          slots[missing[position]][variant] = example
+          let path = file(batch.samples[i].stem, variant)
+          if let path { try Self.write(example, to: path) }
+          slots[missing[position]][variant] = keep(example, file: path)
           position += 1
         }
         done += batch.samples.count
@@ -100,7 +131,12 @@ final class PrefixCache {
 
   /// A batch of examples (one variant per sample) as float32 prefixes and int64 masks on `device`.
   func batch(_ picks: [(sample: Int, variant: Int)], on device: Device = .cpu) throws -> (prefix: EncoderPrefix, masks: Tensor) {
-    let chosen = picks.map { examples[$0.sample][$0.variant] }
+    let chosen = try picks.map { pick -> CachedExample in
+      switch examples[pick.sample][pick.variant] {
+      case .held(let example): return example
+      case .stored(let path): return try Self.read(path)
+      }
+    }
     // Moved as float16 (half the bytes to a GPU), widened to float32 where the model runs.
     let tokens = try Tensor.stack(chosen.map(\.tokens)).to(device).to(.float32)
     var features: [Int: Tensor] = [:]

@@ -43,6 +43,8 @@ public final class Trainer {
     public var keepCheckpoints = false
     /// Where frozen-prefix caches persist across runs (nil: memory only).
     public var cacheFolder: URL? = Trainer.defaultCacheFolder
+    /// Host memory the cached copies may hold; the rest are read from `cacheFolder` per batch.
+    public var prefixMemoryBytes = Trainer.defaultPrefixMemoryBytes
     /// Where the model runs (the cache stays in host memory; each batch is moved there).
     public var device: Device = .cpu
     public init(data: String, output: String, baseCheckpoint: String) {
@@ -62,6 +64,8 @@ public final class Trainer {
     public var seconds: Double
     public var cacheSeconds: Double
     public var imagesPerSecond: Double
+    /// Cached copies kept only in their files (past `Options.prefixMemoryBytes`).
+    public var storedCopies: Int
   }
 
   let config: TrainingConfig
@@ -72,6 +76,15 @@ public final class Trainer {
     let environment = ProcessInfo.processInfo.environment
     let root = environment["HSPSAM_CACHE"] ?? ((environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/hspsam")
     return URL(fileURLWithPath: root).appendingPathComponent("prefix")
+  }
+
+  /// `HSPSAM_PREFIX_MEMORY_MB`, else half the machine's memory: the step itself needs 3-4 GB beside the cache
+  /// (`hspsam bench hsp`), and the page cache keeps copies read from disk when memory is free.
+  public static var defaultPrefixMemoryBytes: Int {
+    if let text = ProcessInfo.processInfo.environment["HSPSAM_PREFIX_MEMORY_MB"], let megabytes = Int(text), megabytes >= 0 {
+      return megabytes << 20
+    }
+    return Int(ProcessInfo.processInfo.physicalMemory / 2)
   }
 
   public init(config: TrainingConfig, options: Options) {
@@ -153,6 +166,7 @@ public final class Trainer {
     let keyEncoder = JSONEncoder()
     keyEncoder.outputFormatting = [.sortedKeys]  // a stable text: the key must not depend on dictionary order
     let augmentationJSON = String(decoding: try keyEncoder.encode(config.augmentation), as: UTF8.self)
+    let memoryBudget = PrefixMemoryBudget(bytes: options.prefixMemoryBytes)
     var trainCaches: [PrefixCache] = []
     var validationCaches: [(name: String, cache: PrefixCache, count: Int)] = []
     let cacheBatch = 8  // images per prefix forward while caching
@@ -172,7 +186,7 @@ public final class Trainer {
       var meter: ProgressMeter?
       trainCaches.append(try PrefixCache(model: model, dataset: part.train, transform: transform, variants: config.cachedVariants,
                                          seed: config.seed, batchSize: cacheBatch, folder: options.cacheFolder, key: plainKey,
-                                         augmentedKey: augmentedKey) { done, total in
+                                         augmentedKey: augmentedKey, budget: memoryBudget) { done, total in
         // Copies read from disk arrive in one jump; the rate and ETA count the computed ones (one batch a call).
         if let last = meter?.done, done - last <= cacheBatch { meter!.update(done: done) } else { meter = ProgressMeter(total: total, done: done) }
         if !self.options.quiet { FileHandle.standardError.write(Data("\r  prefix \(meter!.line())   ".utf8)) }
@@ -180,13 +194,17 @@ public final class Trainer {
       if !part.validation.samples.isEmpty {
         validationCaches.append((part.name, try PrefixCache(
           model: model, dataset: part.validation, transform: transform, variants: 1, seed: config.seed, batchSize: cacheBatch,
-          folder: options.cacheFolder, key: plainKey, augmentedKey: augmentedKey) { _, _ in }, part.validation.samples.count))
+          folder: options.cacheFolder, key: plainKey, augmentedKey: augmentedKey, budget: memoryBudget) { _, _ in },
+          part.validation.samples.count))
       }
       say("")
     }
     let trainCache = PrefixCache(concatenating: trainCaches)
     let cacheSeconds = Date().timeIntervalSince(cacheStart)
-    say(String(format: "  cached in %.0f s (%.0f MB)", cacheSeconds, Double(trainCache.byteCount) / 1e6))
+    let stored = ([trainCache] + validationCaches.map(\.cache)).reduce(0) { $0 + $1.storedCount }
+    say(String(format: "  cached in %.0f s (%.0f MB in memory)", cacheSeconds, Double(trainCache.byteCount) / 1e6) +
+        (stored == 0 ? "" : String(format: "; %d copies past the %.0f MB memory budget (HSPSAM_PREFIX_MEMORY_MB) are read from %@ per batch",
+                                   stored, Double(options.prefixMemoryBytes) / 1e6, options.cacheFolder?.path ?? "")))
     // Draws per epoch: each dataset contributes round(weight x size) samples (at least one).
     var offsets: [Int] = [], offset = 0
     for cache in trainCaches { offsets.append(offset); offset += cache.examples.count }
@@ -334,7 +352,8 @@ public final class Trainer {
     say("")
     let trainSeconds = Date().timeIntervalSince(trainStart)
     return Summary(steps: step, epochs: metadata.epoch, bestValidationDice: bestDice, seconds: Date().timeIntervalSince(started),
-                   cacheSeconds: cacheSeconds, imagesPerSecond: Double(meter.done) / Swift.max(trainSeconds, 1e-9))
+                   cacheSeconds: cacheSeconds, imagesPerSecond: Double(meter.done) / Swift.max(trainSeconds, 1e-9),
+                   storedCopies: stored)
   }
 
   /// One epoch's sample order over the union of datasets: dataset d contributes `draws[d]` of its `sizes[d]`

@@ -82,6 +82,23 @@ final class TrainerTests: XCTestCase {
     XCTAssertTrue(plot.samples.contains { $0 < 100 }, "something is drawn")
   }
 
+  /// Copies past the memory budget are read from their files for each batch: with a budget of 0 bytes every copy
+  /// (4 training, 1 validation) is, and 2 steps end at the parameters of a run that held them all (atol 1e-6:
+  /// the same float16 bytes either way). A budget takes what fits and refuses the rest.
+  func testCopiesPastTheMemoryBudgetTrainFromTheirFiles() throws {
+    XCTAssertEqual(try Trainer(config: config, options: options("held", maxSteps: 2)).run().storedCopies, 0)
+    var onDisk = options("disk", maxSteps: 2)
+    onDisk.prefixMemoryBytes = 0
+    XCTAssertEqual(try Trainer(config: config, options: onDisk).run().storedCopies, 5)
+    let a = try RunCheckpoint.read(folder.appendingPathComponent("held/last.safetensors").path)
+    let b = try RunCheckpoint.read(folder.appendingPathComponent("disk/last.safetensors").path)
+    XCTAssertEqual(Set(a.model.keys), Set(b.model.keys))
+    for (name, tensor) in a.model { assertAllClose(try XCTUnwrap(b.model[name]), tensor, atol: 1e-6, name) }
+    let budget = PrefixMemoryBudget(bytes: 10)
+    XCTAssertEqual([6, 6, 4, 1].map { budget.take($0) }, [true, false, true, false])
+    XCTAssertEqual(budget.remaining, 0)
+  }
+
   /// Copy 0 and the validation images are un-augmented, so two runs that differ only in augmentation share them:
   /// the second computes just its 4 augmented copies (13 files in all; 18 if each run kept its own plain copies).
   func testPlainCopiesAreSharedAcrossAugmentations() throws {
