@@ -34,15 +34,20 @@ static void on_warning(j_common_ptr info, int level) {
   if (level < 0 && info->err->msg_code == JWRN_JPEG_EOF) ((struct error_manager *)info->err)->truncated = 1;
 }
 
+// Errors longjmp to manager->escape, which the caller sets with setjmp (it must be in the caller's own frame).
+static void use_error_manager(struct jpeg_decompress_struct *info, struct error_manager *manager) {
+  info->err = jpeg_std_error(&manager->base);
+  manager->base.error_exit = on_error;
+  manager->base.emit_message = on_warning;
+  manager->truncated = 0;
+}
+
 int ic_decode_jpeg(const uint8_t *data, size_t size, ic_image *out, char *error, size_t error_size) {
   struct jpeg_decompress_struct info;
   struct error_manager manager;
   uint8_t *volatile pixels = NULL;
   memset(out, 0, sizeof(*out));
-  info.err = jpeg_std_error(&manager.base);
-  manager.base.error_exit = on_error;
-  manager.base.emit_message = on_warning;
-  manager.truncated = 0;
+  use_error_manager(&info, &manager);
   if (setjmp(manager.escape)) {
     snprintf(error, error_size, "JPEG: %s", manager.message);
     jpeg_destroy_decompress(&info);
@@ -89,10 +94,7 @@ int ic_decode_jpeg(const uint8_t *data, size_t size, ic_image *out, char *error,
 int ic_size_jpeg(const uint8_t *data, size_t size, int32_t *width, int32_t *height, char *error, size_t error_size) {
   struct jpeg_decompress_struct info;
   struct error_manager manager;
-  info.err = jpeg_std_error(&manager.base);
-  manager.base.error_exit = on_error;
-  manager.base.emit_message = on_warning;
-  manager.truncated = 0;
+  use_error_manager(&info, &manager);
   if (setjmp(manager.escape)) {
     snprintf(error, error_size, "JPEG: %s", manager.message);
     jpeg_destroy_decompress(&info);
