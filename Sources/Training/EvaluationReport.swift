@@ -21,7 +21,8 @@ public enum EvaluationReport {
       ["dataset": row.name, "secondsPerImage": row.secondsPerImage,
        "worst": row.gallery.worst.map { ["stem": $0.stem, "Dice@0.5": $0.dice] },
        "best": row.gallery.best.map { ["stem": $0.stem, "Dice@0.5": $0.dice] },
-       "perImageDice@0.5": Dictionary(row.perImage.map { ($0.stem, $0.dice) }, uniquingKeysWith: { a, _ in a })]
+       "perImageDice@0.5": Dictionary(row.perImage.map { ($0.stem, $0.dice) }, uniquingKeysWith: { a, _ in a }),
+       "skipped": row.skipped.map { ["path": $0.path, "reason": $0.reason] }]
     }
     // Hand-assembled top level: JSONSerialization cannot order keys, and a reader should meet the means first.
     let text = "{\n\"means\": \(try encode(means)),\n\"details\": \(try encode(details)),\n\"source\": \(try encode(source)),\n"
@@ -43,7 +44,7 @@ public enum EvaluationReport {
       let png = try Data(contentsOf: URL(fileURLWithPath: gridPath)).base64EncodedString()
       sections.append("""
         <section><h2>\(escape(row.name))</h2>
-        <h3>Per-image Dice@0.5 (\(row.perImage.count) images)</h3>
+        \(skippedNote(row.skipped))<h3>Per-image Dice@0.5 (\(row.perImage.count) images)</h3>
         \(histogramSVG(row.perImage.map(\.dice)))
         <h3>Worst and best cases</h3>
         <p>Each row: image, ground truth (green), prediction at p &gt; 0.5 (orange).</p>
@@ -73,6 +74,14 @@ public enum EvaluationReport {
     let page = base.appendingPathComponent("index.html").path
     try writeAtomically(Data(html.utf8), to: page)
     return page
+  }
+
+  /// The pairs `--skip-invalid` left out of a row, named where a reader of its numbers will look.
+  static func skippedNote(_ skipped: [FileError]) -> String {
+    guard !skipped.isEmpty else { return "" }
+    let items = skipped.map { "<li>\(escape($0.localizedDescription))</li>" }.joined()
+    return "<p class=\"skipped\">\(skipped.count) image/mask pair\(skipped.count == 1 ? "" : "s") could not be read and "
+      + "\(skipped.count == 1 ? "is" : "are") not in this row:</p><ul>\(items)</ul>\n"
   }
 
   static func metricsTable(_ rows: [ModelEvaluation.Row]) -> String {

@@ -11,28 +11,37 @@ public enum ModelEvaluation {
     public let perImage: [(stem: String, dice: Double)]
     public let gallery: CaseGallery
     public let secondsPerImage: Double
+    /// The pairs left out because a file could not be read (only when the run skips them), in dataset order.
+    public var skipped: [FileError] = []
   }
 
   /// `savePredictions`: a folder for `<stem>.png` probability maps (255 x p, the maps `hspsam evaluate --pred`
   /// reads), nil to keep nothing. Each image is read, predicted and scored at its own size, then dropped.
   /// `shouldStop` is asked after each image: once it says so, the row covers the images done (`perImage.count`).
+  /// `skip`: nil stops at the first image or mask that cannot be read (or mask of another size, or value outside
+  /// the mask rule), with its error; given, such a pair is handed to it and left out, and the row lists it.
   public static func run(segmenter: ForegroundSegmenter, dataset: SegmentationDataset, savePredictions: String?,
                          galleryCases: Int = 4, progress: (Int, Int) -> Void = { _, _ in },
-                         shouldStop: () -> Bool = { false }) throws -> Row {
+                         shouldStop: () -> Bool = { false }, skip: ((FileError) -> Void)? = nil) throws -> Row {
     var accumulator = MetricsAccumulator()
     var perImage: [(stem: String, dice: Double)] = []
     var gallery = CaseGallery(keep: galleryCases)
     let classModel = classSegmenter(segmenter, for: dataset.encoding)
     var classDice = classModel.map { ClassDiceAccumulator(classCount: $0.classCount) }
     if let savePredictions { try FileManager.default.createDirectory(atPath: savePredictions, withIntermediateDirectories: true) }
+    var skipped: [FileError] = []
     let start = Date()
     for (index, sample) in dataset.samples.enumerated() {
-      let image = try ImageIO.read(sample.imagePath)
-      let mask = try ImageIO.read(sample.maskPath)
-      guard mask.width == image.width, mask.height == image.height else {
-        throw DatasetError(path: sample.maskPath, reason: "mask is \(mask.width)x\(mask.height), image is \(image.width)x\(image.height)")
+      let image: Image, truthClasses: [UInt8]
+      do {
+        (image, truthClasses) = try readPair(sample, encoding: dataset.encoding)
+      } catch let error as FileError where skip != nil {
+        skipped.append(error)
+        skip?(error)
+        progress(index + 1, dataset.samples.count)
+        if shouldStop() { break }
+        continue
       }
-      let truthClasses = try dataset.encoding.classIndices(mask, path: sample.maskPath)
       let truth = truthClasses.map { $0 > 0 ? UInt8(1) : 0 }
       let probability: [Float]
       if let classModel {
@@ -56,7 +65,18 @@ public enum ModelEvaluation {
     }
     let seconds = Date().timeIntervalSince(start) / Double(Swift.max(1, perImage.count))
     let summary = accumulator.summary().merging(classDice?.summary() ?? [:]) { first, _ in first }
-    return Row(name: dataset.name, summary: summary, perImage: perImage, gallery: gallery, secondsPerImage: seconds)
+    return Row(name: dataset.name, summary: summary, perImage: perImage, gallery: gallery, secondsPerImage: seconds,
+               skipped: skipped)
+  }
+
+  /// The image and its mask's class index per pixel; a FileError names the file that fails.
+  static func readPair(_ sample: SegmentationSample, encoding: MaskEncoding) throws -> (Image, [UInt8]) {
+    let image = try ImageIO.read(sample.imagePath)
+    let mask = try ImageIO.read(sample.maskPath)
+    guard mask.width == image.width, mask.height == image.height else {
+      throw DatasetError(path: sample.maskPath, reason: "mask is \(mask.width)x\(mask.height), image is \(image.width)x\(image.height)")
+    }
+    return (image, try encoding.classIndices(mask, path: sample.maskPath))
   }
 
   /// The segmenter as one whose per-class Dice is scored: where it and the mask rule have the same several

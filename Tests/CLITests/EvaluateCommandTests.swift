@@ -134,6 +134,47 @@ final class EvaluateCommandTests: XCTestCase {
     XCTAssertEqual(refused.stdout, "")
   }
 
+  /// `--skip-invalid` with `--data`: a pair whose image is not an image (found by the header check) and one whose
+  /// mask ends early (found when decoded) are named on stderr and left out; the row, the summary and the report
+  /// cover the other two and list the two. Without the flag the first bad file stops the run before any image.
+  func testSkipInvalidLeavesUnreadablePairsOutOfTheRow() throws {
+    _ = try Fixtures.requireLiteMedSAMWeights()
+    let data = folder.appendingPathComponent("data")
+    try writeGeneratedDataset(at: data, count: 4, prefix: "s")
+    let (garbage, cut) = (data.path + "/images/s1.png", data.path + "/masks/s2.png")
+    try Data("not an image".utf8).write(to: URL(fileURLWithPath: garbage))
+    try Data(contentsOf: URL(fileURLWithPath: cut)).prefix(60).write(to: URL(fileURLWithPath: cut))
+    let strict = try runHSPSAM(["evaluate", "--baseline", "box-oracle", "--data", data.path])
+    XCTAssertNotEqual(strict.status, 0)
+    XCTAssertEqual(strict.stderr, "Error: \(garbage): not a JPEG, PNG or TIFF image\n")
+    XCTAssertEqual(strict.stdout, "")
+
+    let summary = folder.appendingPathComponent("summary.json").path, report = folder.appendingPathComponent("report").path
+    let result = try runHSPSAM(["evaluate", "--baseline", "box-oracle", "--data", data.path, "--skip-invalid",
+                                "--format", "csv", "--summary", summary, "--report", report])
+    XCTAssertEqual(result.status, 0, result.stderr)
+    XCTAssertTrue(result.stderr.contains("skipped \(garbage): not a JPEG, PNG or TIFF image\n"), result.stderr)
+    XCTAssertTrue(result.stderr.contains("skipped \(cut): "), result.stderr)
+    XCTAssertTrue(result.stderr.contains("data: 2 of 4 image/mask pairs left out (--skip-invalid; named above): its row covers 2\n"),
+                  result.stderr)
+    let lines = result.stdout.split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+    let countColumn = try XCTUnwrap(lines.first?.firstIndex(of: "count"))
+    XCTAssertEqual(lines.count, 2, result.stdout)
+    XCTAssertEqual(lines[1][countColumn], "2")
+    let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary))) as? [String: Any])
+    let details = try XCTUnwrap((json["details"] as? [[String: Any]])?.first)
+    XCTAssertEqual((details["skipped"] as? [[String: String]])?.map { $0["path"] }, [garbage, cut])
+    XCTAssertEqual((details["perImageDice@0.5"] as? [String: Double]).map { Set($0.keys) }, ["s0", "s3"])
+    let page = try String(contentsOfFile: report + "/index.html", encoding: .utf8)
+    XCTAssertTrue(page.contains("2 image/mask pairs could not be read and are not in this row"), "report names the pairs left out")
+
+    // Nothing readable at all is an error, not a row of NaN.
+    for stem in ["s0", "s3"] { try Data("x".utf8).write(to: URL(fileURLWithPath: data.path + "/images/\(stem).png")) }
+    let none = try runHSPSAM(["evaluate", "--baseline", "box-oracle", "--data", data.path, "--skip-invalid"])
+    XCTAssertNotEqual(none.status, 0)
+    XCTAssertTrue(none.stderr.hasSuffix("Error: data: none of its 4 image/mask pairs can be read (reasons above)\n"), none.stderr)
+  }
+
   func testPredictionOfAnotherSizeIsResized() throws {
     let (pred, gt) = try writeWorkedExample()
     // A 16x16 nearest-neighbour enlargement of B's map: resized back it must score like the original closely.

@@ -48,7 +48,7 @@ final class ReproduceScriptTests: XCTestCase {
     for split in ["CVC-ClinicDB/train.txt", "CVC-ClinicDB/test.txt", "Kvasir-SEG/test.txt"] {
       let file = folder.appendingPathComponent("data/\(split)")
       try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-      FileManager.default.createFile(atPath: file.path, contents: Data())
+      _ = FileManager.default.createFile(atPath: file.path, contents: Data())
     }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")

@@ -186,11 +186,30 @@ public struct SegmentationDataset: Sendable {
   /// that is not an image, or a mask of another size than its image, is named before a long run, not an hour into
   /// it. A file truncated after its header passes here; reading it later names it.
   public func checkFiles() throws {
+    for sample in samples { try Self.checkHeaders(sample) }
+  }
+
+  /// `checkFiles` that goes on past a bad pair: the dataset of the pairs that pass, and the error of each pair
+  /// that does not, in dataset order (`evaluate --skip-invalid`).
+  public func withoutUnreadablePairs() -> (readable: SegmentationDataset, skipped: [FileError]) {
+    var readable: [SegmentationSample] = [], skipped: [FileError] = []
     for sample in samples {
-      let image = try ImageIO.size(of: sample.imagePath), mask = try ImageIO.size(of: sample.maskPath)
-      guard image == mask else {
-        throw DatasetError(path: sample.maskPath, reason: "mask is \(mask.width)x\(mask.height), image is \(image.width)x\(image.height)")
+      do {
+        try Self.checkHeaders(sample)
+        readable.append(sample)
+      } catch let error as FileError {
+        skipped.append(error)
+      } catch {
+        skipped.append(FileError(path: sample.imagePath, reason: error.localizedDescription))
       }
+    }
+    return (subset(readable), skipped)
+  }
+
+  static func checkHeaders(_ sample: SegmentationSample) throws {
+    let image = try ImageIO.size(of: sample.imagePath), mask = try ImageIO.size(of: sample.maskPath)
+    guard image == mask else {
+      throw DatasetError(path: sample.maskPath, reason: "mask is \(mask.width)x\(mask.height), image is \(image.width)x\(image.height)")
     }
   }
 

@@ -42,7 +42,8 @@ struct EvaluateCommand: ParsableCommand {
   @Option(help: "table, csv, json or markdown (the README's results rows).") var format: OutputFormat = .table
   @Option(help: "Method column of --format markdown rows (default: the checkpoint or baseline).") var method: String?
   @Option(help: "Row name (default: the ground-truth folder's parent name).") var name: String?
-  @Flag(help: "Skip unreadable or unmatched files (listed on stderr) instead of failing.") var skipInvalid = false
+  @Flag(help: "Skip unreadable or unmatched files (listed on stderr) instead of failing. With --data: an image/mask pair that cannot be read is left out of its row (listed on stderr, in --summary and in the report).")
+  var skipInvalid = false
   @Flag(help: "With --format json, add per-image values.") var perImage = false
   @OptionGroup var testTime: TestTimeAugmentationOptions
   @OptionGroup var refinement: BoxRefinementOptions
@@ -94,13 +95,22 @@ extension EvaluateCommand {
     if let savePred { try createFolder(savePred, option: "--save-pred") }
     // A checkpoint that names nothing fails before the data are read.
     let checkpointPath = baseline == nil ? try RunCheckpoint.resolve(Paths.resolveCheckpoint(checkpoint), option: "--checkpoint") : nil
-    // So are the data: every image and mask opens, with the mask at its image's size, before the model loads.
+    // So are the data: every image and mask opens, with the mask at its image's size, before the model loads
+    // (with --skip-invalid the pairs that do not are named now and left out).
     let named = DatasetArgument.resolve(datasets)
     let encodings = try maskRules.encodings(names: named.map(\.name), default: .threshold(gtThreshold))
     let sets = try zip(named, encodings).map { named, encoding in
-      let dataset = try SegmentationDataset(root: named.folder, name: named.name, split: split, encoding: encoding)
-      try dataset.checkFiles()
-      return (dataset, encoding)
+      let listed = try SegmentationDataset(root: named.folder, name: named.name, split: split, encoding: encoding)
+      guard skipInvalid else {
+        try listed.checkFiles()
+        return (listed, encoding, [FileError]())
+      }
+      let (readable, skipped) = listed.withoutUnreadablePairs()
+      for error in skipped { Self.sayLeftOut(error) }
+      guard !readable.samples.isEmpty else {
+        throw CommandError("\(named.name): none of its \(listed.samples.count) image/mask pairs can be read (reasons above)")
+      }
+      return (readable, encoding, skipped)
     }
     let segmenter: ForegroundSegmenter
     let source: String
@@ -108,20 +118,21 @@ extension EvaluateCommand {
     if let baseline {
       segmenter = try LiteMedSAMBaseline(mode: baseline, weights: Paths.liteMedSAMWeights, device: device)
       source = "baseline \(baseline.rawValue) (frozen LiteMedSAM, \(Paths.liteMedSAMWeights))"
-    } else {
-      let path = try checkpointPath ?? Paths.resolveCheckpoint(checkpoint)
+    } else if let path = checkpointPath {
       let predictor = try PromptFreePredictor(checkpoint: path, baseCheckpoint: Paths.liteMedSAMWeights, device: device)
       predictor.testTimeAugmentation = testTime.augmentation
       segmenter = try refinement.apply(to: predictor, device: device)
       source = "checkpoint \(path)" + (testTime.augmentation.label.map { ", \($0)" } ?? "")
         + (refinement.boxRefine ? ", box refinement" : "")
+    } else {
+      preconditionFailure("a checkpoint path is resolved whenever there is no --baseline")
     }
     var rows: [ModelEvaluation.Row] = []
     // Ctrl-C or SIGTERM stops after the image under way; the table then covers the images done (a second one quits).
     let stopRequest = StopRequest()
     defer { stopRequest.restore() }
     var interrupted: String?
-    for (index, (dataset, encoding)) in sets.enumerated() {
+    for (index, (dataset, encoding, leftOutByHeader)) in sets.enumerated() {
       if let masks = dataset.maskSummary { FileHandle.standardError.write(Data("\(dataset.name): \(masks)\n".utf8)) }
       if encoding.classCount > 2, ModelEvaluation.classSegmenter(segmenter, for: encoding) == nil {
         FileHandle.standardError.write(Data(("\(dataset.name): the model's classes are not the \(encoding.classCount - 1) of " +
@@ -133,12 +144,22 @@ extension EvaluateCommand {
       }, galleryCases: cases, progress: { done, _ in
         meter.update(done: done)
         FileHandle.standardError.write(Data("\r\(dataset.name): \(meter.line())   ".utf8))
-      }, shouldStop: { StopRequest.received != nil })
+      }, shouldStop: { StopRequest.received != nil }, skip: skipInvalid ? { Self.sayLeftOut($0) } : nil)
       FileHandle.standardError.write(Data(String(format: " (%.2f s per image)\n", row.secondsPerImage).utf8))
-      rows.append(row)
+      let (done, listed) = (row.perImage.count + row.skipped.count, dataset.samples.count + leftOutByHeader.count)
+      guard !row.perImage.isEmpty || done < dataset.samples.count else {
+        throw CommandError("\(dataset.name): none of its \(listed) image/mask pairs can be read (reasons above)")
+      }
+      var scored = row
+      scored.skipped = leftOutByHeader + row.skipped
+      if !scored.skipped.isEmpty {
+        FileHandle.standardError.write(Data(("\(dataset.name): \(scored.skipped.count) of \(listed) image/mask pairs left out " +
+          "(--skip-invalid; named above): its row covers \(row.perImage.count)\n").utf8))
+      }
+      rows.append(scored)
       // A signal during the very last image leaves nothing undone: the run completes as usual.
-      if let signal = StopRequest.received, row.perImage.count < dataset.samples.count || index < sets.count - 1 {
-        interrupted = "interrupted by \(signal) after \(row.perImage.count) of \(dataset.samples.count) images of \(dataset.name)"
+      if let signal = StopRequest.received, done < dataset.samples.count || index < sets.count - 1 {
+        interrupted = "interrupted by \(signal) after \(done) of \(dataset.samples.count) images of \(dataset.name)"
         break
       }
     }
@@ -155,5 +176,10 @@ extension EvaluateCommand {
       let page = try EvaluationReport.write(rows, title: "hspsam evaluate: \(source)", source: source, to: report)
       FileHandle.standardError.write(Data("report: \(page)\n".utf8))
     }
+  }
+
+  /// One line per pair left out by --skip-invalid, as it is met (after the progress line's carriage return).
+  static func sayLeftOut(_ error: FileError) {
+    FileHandle.standardError.write(Data("\rskipped \(error.localizedDescription)\n".utf8))
   }
 }
