@@ -49,6 +49,7 @@ public enum EvaluationReport {
         <h3>Worst and best cases</h3>
         <p>Each row: image, ground truth (green), prediction at p &gt; 0.5 (orange).</p>
         <img alt="best and worst cases of \(escape(row.name))" src="data:image/png;base64,\(png)">
+        \(perImageList(row.perImage))
         </section>
         """)
     }
@@ -74,6 +75,17 @@ public enum EvaluationReport {
     let page = base.appendingPathComponent("index.html").path
     try writeAtomically(Data(html.utf8), to: page)
     return page
+  }
+
+  /// Every image's Dice@0.5, worst first (ties by stem), folded: the grid shows a few cases, this finds the rest.
+  static func perImageList(_ perImage: [(stem: String, dice: Double)]) -> String {
+    let ordered = perImage.sorted { ($0.dice.isNaN ? -1 : $0.dice, $0.stem) < ($1.dice.isNaN ? -1 : $1.dice, $1.stem) }
+    let rows = ordered.enumerated().map { rank, item in
+      "<tr><td>\(rank + 1)</td><td>\(escape(item.stem))</td><td>\(MetricsReport.number(item.dice))</td></tr>"
+    }
+    return "<details><summary>Every image, worst Dice@0.5 first (\(perImage.count))</summary>\n"
+      + "<table class=\"per-image\"><tr><th>rank</th><th>image</th><th>Dice@0.5</th></tr>\n"
+      + rows.joined(separator: "\n") + "\n</table></details>"
   }
 
   /// The pairs `--skip-invalid` left out of a row, named where a reader of its numbers will look.

@@ -43,6 +43,9 @@ final class EvaluationReportTests: XCTestCase {
     XCTAssertEqual(html.components(separatedBy: "data:image/png;base64,").count - 1, 2, "one embedded grid per dataset")
     XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 2, "one histogram per dataset")
     XCTAssertFalse(html.contains("src=\"http"), "no external resources")
+    XCTAssertTrue(html.contains("<summary>Every image, worst Dice@0.5 first (3)</summary>"), "a per-image list per dataset")
+    XCTAssertTrue(html.contains("<tr><td>1</td><td>s0</td><td>0.2000</td></tr>\n<tr><td>2</td><td>s2</td><td>0.6000</td></tr>\n"
+                                + "<tr><td>3</td><td>s1</td><td>0.8000</td></tr>"), "ranked worst first")
     XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("Kvasir_cases.png").path))
     try assertRendersInChromium(page, expectText: "Kvasir")
   }
