@@ -23,7 +23,10 @@ public enum TorchCheckpoint {
     guard FileManager.default.fileExists(atPath: path) else { throw CheckpointError(path: path, reason: "no such file") }
     var archive: hst_archive? = nil
     guard hst_archive_open(path, &archive) == 0, let archive else {
-      let message = takeError().split(separator: "\n").first.map(String.init) ?? "unreadable"
+      // libtorch's reader appends a paragraph of advice ("This is an internal miniz error. ..."): the first
+      // sentence names the fault.
+      let firstLine = takeError().split(separator: "\n").first.map(String.init) ?? "unreadable"
+      let message = firstLine.components(separatedBy: ". ").first ?? firstLine
       throw CheckpointError(path: path, reason: "not a readable PyTorch zip checkpoint (\(message))")
     }
     defer { hst_archive_free(archive) }
