@@ -20,10 +20,7 @@ public enum InputContract: Equatable, Sendable {
   }
 
   /// The resized size (h, w) of an original (H, W): longest side = input size, rounded as the references round.
-  public func resizedSize(original: (Int, Int)) -> (Int, Int) {
-    let scale = Double(inputSize) / Double(Swift.max(original.0, original.1))
-    return (Int(Double(original.0) * scale + 0.5), Int(Double(original.1) * scale + 0.5))
-  }
+  public func resizedSize(original: (Int, Int)) -> (Int, Int) { longestSideResize(original, to: inputSize) }
 
   /// image: (H, W, 3) uint8 -> model input (1, 3, S, S) float32.
   public func preprocess(_ image: Tensor) throws -> Tensor {

@@ -23,6 +23,22 @@ final class AugmentationTests: XCTestCase {
     try (image.max(dims: [0]) - image.min(dims: [0])).max().item()
   }
 
+  /// A strip far wider than tall (1000 x 1) keeps one row at the input size instead of a 0-pixel resize, which
+  /// the references' rounding would ask for (and libtorch refuse); its pixels land in row 0, the rest is padding.
+  func testAStripKeepsAtLeastOneRow() throws {
+    XCTAssertEqual(longestSideResize((1, 1000), to: 256).0, 1)
+    XCTAssertEqual(longestSideResize((1, 1000), to: 256).1, 256)
+    XCTAssertEqual(longestSideResize((288, 384), to: 256).0, 192, "ordinary sizes round as before")
+    var generator = SplitMix64(seed: 0)
+    let strip = (0..<1000).flatMap { (i: Int) -> [UInt8] in [UInt8(i % 200), 90, 30] }
+    let transform = SampleTransform(size: 256, normalization: .minmax01)
+    let sample = try transform.apply(rgb: strip, classes: [UInt8](repeating: 1, count: 1000), height: 1, width: 1000, using: &generator)
+    XCTAssertEqual(sample.contentSize.0, 1)
+    XCTAssertEqual(sample.contentSize.1, 256)
+    XCTAssertEqual(sample.image.shape, [3, 256, 256])
+    XCTAssertGreaterThan(try sample.image.slice(dim: 1, end: 1).max().item(), 0.5, "the strip is in row 0")
+  }
+
   /// Per-channel gains change the colour balance, which per-image min-max normalisation keeps (tolerance: the
   /// channels of a grey image differ by > 0.01 with gains of +-30%, by < 1e-6 without).
   func testChannelGainSurvivesMinMaxNormalisation() throws {

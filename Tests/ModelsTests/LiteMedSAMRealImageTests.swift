@@ -55,6 +55,18 @@ final class LiteMedSAMRealImageTests: XCTestCase {
 /// the same real frame. Tolerances: the resized uint8 image may differ from PIL's fixed-point bilinear filter by
 /// one grey level (1/57 after ImageNet std scaling); coordinates exactly; postprocessed logits 1e-4.
 final class SAMInputContractTests: XCTestCase {
+  /// A 1000 x 1 strip: at least one row after the resize (the references would resize to 0 rows and fail), and
+  /// logits come back at the strip's own size.
+  func testAStripFarWiderThanTallKeepsOneRow() throws {
+    for contract in [InputContract.liteMedSAM, .sam(size: 1024)] {
+      XCTAssertEqual(contract.resizedSize(original: (1, 1000)).0, 1)
+      let strip = try Tensor((0..<3000).map { UInt8($0 % 250) }, shape: [1, 1000, 3])
+      XCTAssertEqual(try contract.preprocess(strip).shape, [1, 3, contract.inputSize, contract.inputSize])
+      let low = try Tensor.zeros([1, 1, 256, 256])
+      XCTAssertEqual(try contract.postprocess(low, original: (1, 1000)).shape, [1, 1, 1, 1000])
+    }
+  }
+
   func testMatchesSegmentAnythingTransforms() throws {
     let (tensors, metadata) = try Safetensors.read(path: Fixtures.path("sam/litemedsam_real.safetensors"))
     let f = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.tensor) })

@@ -109,9 +109,7 @@ public struct SampleTransform: Sendable {
   public func contentSize(original: (Int, Int)) -> (Int, Int) {
     switch geometry {
     case .square: return (size, size)
-    case .longestSidePad:
-      let scale = Double(size) / Double(Swift.max(original.0, original.1))
-      return (Int(Double(original.0) * scale + 0.5), Int(Double(original.1) * scale + 0.5))
+    case .longestSidePad: return longestSideResize(original, to: size)
     }
   }
 
