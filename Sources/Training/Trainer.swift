@@ -142,7 +142,10 @@ public final class Trainer {
         throw TrainingError("two --data are named \(full.name): name them with NAME=DIR")
       }
       let (train, validation) = full.splitValidation(fraction: options.validationFraction, seed: config.seed)
-      guard !train.samples.isEmpty else { throw TrainingError("\(source.folder): no training samples left") }
+      guard !train.samples.isEmpty else {
+        throw TrainingError("\(source.folder): its \(full.samples.count) sample(s) all went to the validation split, none is " +
+                            "left to train on (--val-fraction 0 trains on every sample, with no validation)")
+      }
       parts.append((full.name, train, validation, source))
     }
     // The run folder is made only once the data opened: a bad --data leaves nothing behind.
