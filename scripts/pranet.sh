@@ -4,6 +4,7 @@
 # published PraNet and Polyp-PVT numbers (../shared/notes/hsp-sam.md section 6, PraNet-toolbox mDice/mIoU).
 #
 #   bash scripts/pranet.sh [--epochs N] [--config FILE|JSON]... [--init CHECKPOINT] [--out DIR] [--device cuda]
+#                          [--tta | --tta-dihedral] [--box-refine]
 #
 # The default schedule is the configuration's (60 epochs): about 1,300 training images per epoch at ~0.7 images/s
 # on a 2-core CPU is ~30 minutes per epoch plus a one-off ~25-minute prefix cache, so on such a machine pass
@@ -13,10 +14,12 @@
 # GPU, `--device cuda` runs the same command (the full schedule by default) there; set-up then also installs
 # libtorch's CUDA backend (HSPSAM_CUDA=1). --init starts from a trained checkpoint (e.g. the shipped ClinicDB
 # model, whose training images are inside this protocol's: with the same --seed its validation images are this
-# run's ClinicDB validation images); the test rows then say so. Environment: HSPSAM_DATA (default ../shared/data), SEED (default 1234).
+# run's ClinicDB validation images); the test rows then say so. --tta, --tta-dihedral and --box-refine go to the test
+# evaluation (the method column names them; rows and report in their own files), so once the run has finished the
+# same command with one of them only evaluates. Environment: HSPSAM_DATA (default ../shared/data), SEED (default 1234).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs="" out=runs/pranet device=cpu init="" train_args=()
+epochs="" out=runs/pranet device=cpu init="" train_args=() test_args=() test_label=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
@@ -24,6 +27,9 @@ while [ $# -gt 0 ]; do
     --init) init=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
+    --tta) test_args+=(--tta); test_label+=", flip TTA"; shift ;;
+    --tta-dihedral) test_args+=(--tta-dihedral); test_label+=", dihedral TTA"; shift ;;
+    --box-refine) test_args+=(--box-refine); test_label+=", box refine"; shift ;;
     *) echo "pranet.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -44,8 +50,11 @@ if [ -f "$out/last.safetensors" ]; then start=(--resume); elif [ -n "$init" ]; t
     --split train.txt --seed "$seed" --out "$out" --device "$device" "${start[@]}"
   touch "$out/.finished"
 }
+suffix=$(printf '%s' "${test_args[*]}" | tr -d -- '-' | tr ' ' '+')  # e.g. "ttadihedral+boxrefine"
 "$bin" evaluate --checkpoint "$out" --data "Kvasir-SEG=$data/Kvasir-SEG" --data "CVC-ClinicDB=$data/CVC-ClinicDB" \
-  --split test.txt --device "$device" --format markdown --method "hsp (PraNet protocol${epochs:+, $epochs epochs}${init:+, from $(basename "$init")})" --report "$out/report" | tee "$out/rows.md"
+  --split test.txt --device "$device" --format markdown "${test_args[@]}" \
+  --method "hsp (PraNet protocol${epochs:+, $epochs epochs}${init:+, from $(basename "$init")}$test_label)" \
+  --report "$out/report${suffix:+-$suffix}" | tee "$out/rows${suffix:+-$suffix}.md"
 cat <<'TABLE'
 | published (PraNet toolbox) | Kvasir-SEG mDice / mIoU | CVC-ClinicDB mDice / mIoU |
 |---|---|---|
