@@ -35,9 +35,11 @@ public struct CaseGallery {
     if qualifiesWorst { worst = Array((worst + [item]).sorted { $0.dice < $1.dice }.prefix(keep)) }
   }
 
-  /// RGB bytes of the grid: the worst cases first (the ones a user needs to see), then the best.
+  /// RGB bytes of the grid: the worst cases first (the ones a user needs to see), then the best; with fewer than
+  /// twice `keep` images a case that is both is shown once, as a worst one.
   public func render(title: String) -> (rgb: [UInt8], width: Int, height: Int) {
-    let rows = worst.map { ("worst", $0) } + best.map { ("best", $0) }
+    let shown = Set(worst.map(\.stem))
+    let rows = worst.map { ("worst", $0) } + best.filter { !shown.contains($0.stem) }.map { ("best", $0) }
     let rowHeight = Self.caption + Self.cellHeight + Self.gap
     let width = 3 * (Self.cellWidth + Self.gap) + Self.gap
     let height = 24 + Swift.max(1, rows.count) * rowHeight

@@ -68,7 +68,7 @@ public enum EvaluationReport {
       <h1>\(escape(title))</h1>
       <p>Source: \(escape(source)). Metrics as in ../shared/notes/evaluation.md (pysodmetrics 1.6.2): mDice/mIoU average
       over 256 thresholds of the min-max normalised map (PraNet toolbox); Dice@0.5/IoU@0.5 threshold the probability at 0.5.</p>
-      \(metricsTable(rows))
+      <div style="overflow-x: auto">\(metricsTable(rows))</div>
       \(sections.joined(separator: "\n"))
       </body></html>
       """

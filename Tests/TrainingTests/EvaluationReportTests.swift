@@ -25,6 +25,11 @@ final class EvaluationReportTests: XCTestCase {
     let grid = r.gallery.render(title: "a")
     XCTAssertEqual(grid.rgb.count, grid.width * grid.height * 3)
     XCTAssertEqual(grid.height, 24 + 4 * (CaseGallery.caption + CaseGallery.cellHeight + CaseGallery.gap))
+    // Three images, two kept each way: s1 is among the worst and the best, and shown once.
+    let few = row(name: "b", dices: [0.5, 0.9, 0.1])
+    XCTAssertEqual(few.gallery.worst.map(\.stem), ["s2", "s0"])
+    XCTAssertEqual(few.gallery.best.map(\.stem), ["s1", "s0"])
+    XCTAssertEqual(few.gallery.render(title: "b").height, 24 + 3 * (CaseGallery.caption + CaseGallery.cellHeight + CaseGallery.gap))
   }
 
   func testSummaryPutsMeansFirstAndReportIsSelfContained() throws {
