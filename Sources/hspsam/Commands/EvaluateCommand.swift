@@ -94,7 +94,8 @@ extension EvaluateCommand {
     if let report { try createFolder(report, option: "--report") }
     if let savePred { try createFolder(savePred, option: "--save-pred") }
     // A checkpoint that names nothing fails before the data are read.
-    let checkpointPath = baseline == nil ? try RunCheckpoint.resolve(Paths.resolveCheckpoint(checkpoint), option: "--checkpoint") : nil
+    let model: ModelToRun = try baseline.map { .baseline($0) }
+      ?? .checkpoint(RunCheckpoint.resolve(Paths.resolveCheckpoint(checkpoint), option: "--checkpoint"))
     // So are the data: every image and mask opens, with the mask at its image's size, before the model loads
     // (with --skip-invalid the pairs that do not are named now and left out).
     let named = DatasetArgument.resolve(datasets)
@@ -115,17 +116,16 @@ extension EvaluateCommand {
     let segmenter: ForegroundSegmenter
     let source: String
     let device = try deviceOptions.resolve()
-    if let baseline {
+    switch model {
+    case .baseline(let baseline):
       segmenter = try LiteMedSAMBaseline(mode: baseline, weights: Paths.liteMedSAMWeights, device: device)
       source = "baseline \(baseline.rawValue) (frozen LiteMedSAM, \(Paths.liteMedSAMWeights))"
-    } else if let path = checkpointPath {
+    case .checkpoint(let path):
       let predictor = try PromptFreePredictor(checkpoint: path, baseCheckpoint: Paths.liteMedSAMWeights, device: device)
       predictor.testTimeAugmentation = testTime.augmentation
       segmenter = try refinement.apply(to: predictor, device: device)
       source = "checkpoint \(path)" + (testTime.augmentation.label.map { ", \($0)" } ?? "")
         + (refinement.boxRefine ? ", box refinement" : "")
-    } else {
-      preconditionFailure("a checkpoint path is resolved whenever there is no --baseline")
     }
     var rows: [ModelEvaluation.Row] = []
     // Ctrl-C or SIGTERM stops after the image under way; the table then covers the images done (a second one quits).
@@ -176,6 +176,12 @@ extension EvaluateCommand {
       let page = try EvaluationReport.write(rows, title: "hspsam evaluate: \(source)", source: source, to: report)
       FileHandle.standardError.write(Data("report: \(page)\n".utf8))
     }
+  }
+
+  /// What runs over the --data sets: an untrained baseline, or a trained checkpoint (resolved to its file).
+  enum ModelToRun {
+    case baseline(LiteMedSAMBaseline.Mode)
+    case checkpoint(String)
   }
 
   /// One line per pair left out by --skip-invalid, as it is met (after the progress line's carriage return).
