@@ -34,7 +34,7 @@ public enum ModelEvaluation {
     for (index, sample) in dataset.samples.enumerated() {
       let image: Image, truthClasses: [UInt8]
       do {
-        (image, truthClasses) = try readPair(sample, encoding: dataset.encoding)
+        (image, truthClasses) = try dataset.read(sample)
       } catch let error as FileError where skip != nil {
         skipped.append(error)
         skip?(error)
@@ -67,16 +67,6 @@ public enum ModelEvaluation {
     let summary = accumulator.summary().merging(classDice?.summary() ?? [:]) { first, _ in first }
     return Row(name: dataset.name, summary: summary, perImage: perImage, gallery: gallery, secondsPerImage: seconds,
                skipped: skipped)
-  }
-
-  /// The image and its mask's class index per pixel; a FileError names the file that fails.
-  static func readPair(_ sample: SegmentationSample, encoding: MaskEncoding) throws -> (Image, [UInt8]) {
-    let image = try ImageIO.read(sample.imagePath)
-    let mask = try ImageIO.read(sample.maskPath)
-    guard mask.width == image.width, mask.height == image.height else {
-      throw DatasetError(path: sample.maskPath, reason: "mask is \(mask.width)x\(mask.height), image is \(image.width)x\(image.height)")
-    }
-    return (image, try encoding.classIndices(mask, path: sample.maskPath))
   }
 
   /// The segmenter as one whose per-class Dice is scored: where it and the mask rule have the same several

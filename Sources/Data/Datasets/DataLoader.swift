@@ -54,13 +54,7 @@ public final class DataLoader: Sequence, @unchecked Sendable {  // immutable but
   /// Loads one sample (decode + transform) with its deterministic generator.
   public func load(_ index: Int, epoch: Int) throws -> PreparedSample {
     let sample = dataset.samples[index]
-    let image = try ImageIO.read(sample.imagePath)
-    let mask = try ImageIO.read(sample.maskPath)
-    guard image.width == mask.width, image.height == mask.height else {
-      throw DatasetError(path: sample.maskPath,
-                         reason: "mask is \(mask.width)x\(mask.height), image \(sample.imagePath) is \(image.width)x\(image.height)")
-    }
-    let classes = try dataset.encoding.classIndices(mask, path: sample.maskPath)
+    let (image, classes) = try dataset.read(sample)
     // Seeded by the sample's stem, not its position, so a subset of a dataset augments each image identically.
     var generator = SplitMix64(seed: seed ^ (UInt64(epoch) << 32) ^ stableHash(sample.stem) &* 0xD1B5_4A32_D192_ED03)
     return try transform.apply(rgb: image.rgb8(), classes: classes, height: image.height, width: image.width,

@@ -208,9 +208,24 @@ public struct SegmentationDataset: Sendable {
 
   static func checkHeaders(_ sample: SegmentationSample) throws {
     let image = try ImageIO.size(of: sample.imagePath), mask = try ImageIO.size(of: sample.maskPath)
-    guard image == mask else {
-      throw DatasetError(path: sample.maskPath, reason: "mask is \(mask.width)x\(mask.height), image is \(image.width)x\(image.height)")
-    }
+    try checkSameSize(image: image, mask: mask, maskPath: sample.maskPath)
+  }
+
+  /// Decodes one pair: the image, and its mask as a class index per pixel by this dataset's mask rule. The error
+  /// names the file: unreadable, a mask of another size than its image, a mask value outside the rule.
+  public func read(_ sample: SegmentationSample) throws -> (image: Image, classes: [UInt8]) {
+    let image = try ImageIO.read(sample.imagePath), mask = try ImageIO.read(sample.maskPath)
+    try Self.checkSameSize(image: (image.width, image.height), mask: (mask.width, mask.height), maskPath: sample.maskPath,
+                           imageName: "image \(sample.imagePath)")
+    return (image, try encoding.classIndices(mask, path: sample.maskPath))
+  }
+
+  /// `imageName`: how the message names the image ("image" where the pair is plain from the listing; its path
+  /// where the error may surface mid-run, far from any listing).
+  static func checkSameSize(image: (width: Int, height: Int), mask: (width: Int, height: Int), maskPath: String,
+                            imageName: String = "image") throws {
+    guard image != mask else { return }
+    throw DatasetError(path: maskPath, reason: "mask is \(mask.width)x\(mask.height), \(imageName) is \(image.width)x\(image.height)")
   }
 
   /// A seeded train/validation split: `fraction` of the samples (at least 1 when fraction > 0) go to validation.
