@@ -77,9 +77,10 @@ public enum EvaluationReport {
     return page
   }
 
-  /// Every image's Dice@0.5, worst first (ties by stem), folded: the grid shows a few cases, this finds the rest.
+  /// Every image's Dice@0.5 (never NaN: an empty mask and prediction score 1), worst first, ties by stem, folded:
+  /// the grid shows a few cases, this finds the rest.
   static func perImageList(_ perImage: [(stem: String, dice: Double)]) -> String {
-    let ordered = perImage.sorted { ($0.dice.isNaN ? -1 : $0.dice, $0.stem) < ($1.dice.isNaN ? -1 : $1.dice, $1.stem) }
+    let ordered = perImage.sorted { ($0.dice, $0.stem) < ($1.dice, $1.stem) }
     let rows = ordered.enumerated().map { rank, item in
       "<tr><td>\(rank + 1)</td><td>\(escape(item.stem))</td><td>\(MetricsReport.number(item.dice))</td></tr>"
     }
