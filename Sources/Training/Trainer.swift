@@ -47,6 +47,9 @@ public final class Trainer {
     public var prefixMemoryBytes = Trainer.defaultPrefixMemoryBytes
     /// Where the model runs (the cache stays in host memory; each batch is moved there).
     public var device: Device = .cpu
+    /// Leave out the image/mask pairs that cannot be read (each named on stderr and listed in the run folder's
+    /// `skipped.txt`) instead of stopping at the first; every pair is decoded once before the run to find them.
+    public var skipInvalid = false
     public init(data: String, output: String, baseCheckpoint: String) {
       self.init(datasets: [DataSource(folder: data)], output: output, baseCheckpoint: baseCheckpoint)
     }
@@ -128,10 +131,23 @@ public final class Trainer {
     // Data: each dataset's training split minus its own seeded validation split.
     guard !options.datasets.isEmpty else { throw TrainingError("no --data given") }
     var parts: [(name: String, train: SegmentationDataset, validation: SegmentationDataset, source: DataSource)] = []
+    var skipped: [FileError] = []
     for source in options.datasets {
       guard source.weight > 0, source.weight.isFinite else { throw TrainingError("\(source.folder): weight must be > 0, got \(source.weight)") }
-      let full = try SegmentationDataset(root: source.folder, name: source.name, split: options.split, encoding: source.encoding)
-      try full.checkFiles()  // a bad file is named now, not during the prefix cache
+      var full = try SegmentationDataset(root: source.folder, name: source.name, split: options.split, encoding: source.encoding)
+      if options.skipInvalid {
+        let listed = full.samples.count
+        let (readable, bad) = full.withoutUnreadablePairs(decoding: true)
+        for error in bad { say("skipped \(error.path): \(error.reason)") }
+        guard !readable.samples.isEmpty else {
+          throw TrainingError("\(full.name): none of its \(listed) image/mask pairs can be read (reasons above)")
+        }
+        if !bad.isEmpty { say("\(full.name): \(bad.count) of \(listed) image/mask pairs left out (--skip-invalid; named above)") }
+        full = readable
+        skipped += bad
+      } else {
+        try full.checkFiles()  // a bad file is named now, not during the prefix cache
+      }
       // A rule with other classes than the model's would train on masks the model cannot express (or never see
       // some of its classes): refused before anything is written.
       guard source.encoding.classCount - 1 == config.model.numClasses else {
@@ -151,6 +167,12 @@ public final class Trainer {
     // The run folder is made only once the data opened: a bad --data leaves nothing behind.
     try fm.createDirectory(at: out, withIntermediateDirectories: true)
     try writeAtomically(try config.json(), to: configPath)
+    // The pairs left out change the validation split: the run folder lists them (empty: none), rewritten by each
+    // --skip-invalid start, so a resumed run whose files were mended since does not keep a stale list.
+    if options.skipInvalid {
+      try writeAtomically(Data(skipped.map { "\($0.path): \($0.reason)\n" }.joined().utf8),
+                          to: out.appendingPathComponent("skipped.txt").path)
+    }
     Torch.threadCount = ProcessInfo.processInfo.activeProcessorCount
     try Torch.manualSeed(config.seed)
     let base = try config.loadBase(checkpoint: options.baseCheckpoint)

@@ -191,6 +191,47 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertEqual(try ImageIO.read(output + "/g1.png").width, 40)
   }
 
+  /// `train --skip-invalid`: a pair that is not an image (found by the header check) and one whose mask is cut short
+  /// after its header (found only by decoding) are named, counted, listed in the run folder and left out; the run
+  /// trains on the rest. Without the flag the first bad file stops it before anything is written.
+  func testTrainSkipInvalidLeavesUnreadablePairsOut() throws {
+    _ = try Fixtures.requireLiteMedSAMWeights()
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let data = folder.appendingPathComponent("data")
+    try writeGeneratedDataset(at: data, count: 4, prefix: "s")
+    let (garbage, cut) = (data.path + "/images/s1.png", data.path + "/masks/s2.png")
+    try Data("not an image".utf8).write(to: URL(fileURLWithPath: garbage))
+    try Data(contentsOf: URL(fileURLWithPath: cut)).prefix(60).write(to: URL(fileURLWithPath: cut))
+    let config = #"{"batchSize": 2, "cachedVariants": 1, "model": {"promptsPerLevel": 1}}"#
+    let cache = ["HSPSAM_CACHE": folder.appendingPathComponent("cache").path]
+    let strictRun = folder.appendingPathComponent("strict").path
+    let strict = try runHSPSAM(["train", "--config", config, "--data", data.path, "--out", strictRun, "--max-steps", "1"],
+                               environment: cache)
+    XCTAssertNotEqual(strict.status, 0)
+    XCTAssertTrue(strict.stderr.hasSuffix("Error: \(garbage): not a JPEG, PNG or TIFF image\n"), strict.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: strictRun), "nothing written")
+
+    let run = folder.appendingPathComponent("run").path
+    let trained = try runHSPSAM(["train", "--config", config, "--data", data.path, "--out", run, "--max-steps", "1",
+                                 "--val-fraction", "0", "--skip-invalid"], environment: cache)
+    XCTAssertEqual(trained.status, 0, trained.stderr)
+    XCTAssertTrue(trained.stderr.contains("skipped \(garbage): not a JPEG, PNG or TIFF image\n"), trained.stderr)
+    XCTAssertTrue(trained.stderr.contains("skipped \(cut): "), trained.stderr)
+    XCTAssertTrue(trained.stderr.contains("data: 2 of 4 image/mask pairs left out (--skip-invalid; named above)\n"), trained.stderr)
+    XCTAssertTrue(trained.stderr.contains("caching the frozen encoder prefix of data: 2 images"), trained.stderr)
+    XCTAssertTrue(trained.stdout.contains("trained 1 steps"), trained.stdout)
+    let listed = try String(contentsOfFile: run + "/skipped.txt", encoding: .utf8).split(separator: "\n")
+    XCTAssertEqual(listed.map { String($0.prefix { $0 != ":" }) }, [garbage, cut])
+
+    // Nothing readable is an error that names the dataset, not a run on no data.
+    for stem in ["s0", "s3"] { try Data("x".utf8).write(to: URL(fileURLWithPath: data.path + "/images/\(stem).png")) }
+    let none = try runHSPSAM(["train", "--config", config, "--data", data.path, "--out", folder.appendingPathComponent("none").path,
+                              "--skip-invalid"], environment: cache)
+    XCTAssertNotEqual(none.status, 0)
+    XCTAssertTrue(none.stderr.hasSuffix("Error: data: none of its 4 image/mask pairs can be read (reasons above)\n"), none.stderr)
+  }
+
   /// The trained baselines (note section 4) through the same commands: `--config` twice (the second replaces the
   /// model section), one step, then a prompt-free prediction at the input size.
   func testBaselineArchitecturesTrainAndPredict() throws {

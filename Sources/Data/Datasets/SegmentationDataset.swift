@@ -190,12 +190,14 @@ public struct SegmentationDataset: Sendable {
   }
 
   /// `checkFiles` that goes on past a bad pair: the dataset of the pairs that pass, and the error of each pair
-  /// that does not, in dataset order (`evaluate --skip-invalid`).
-  public func withoutUnreadablePairs() -> (readable: SegmentationDataset, skipped: [FileError]) {
+  /// that does not, in dataset order (`--skip-invalid`). `decoding` reads every pair in full (`read`), so that a
+  /// file cut short after its header, or a mask value outside the rule, is found too: `train` needs that, since
+  /// its prefix cache must not meet a bad pair mid-run; `evaluate` finds those as it goes and leaves them out then.
+  public func withoutUnreadablePairs(decoding: Bool = false) -> (readable: SegmentationDataset, skipped: [FileError]) {
     var readable: [SegmentationSample] = [], skipped: [FileError] = []
     for sample in samples {
       do {
-        try Self.checkHeaders(sample)
+        if decoding { _ = try read(sample) } else { try Self.checkHeaders(sample) }
         readable.append(sample)
       } catch let error as FileError {
         skipped.append(error)

@@ -35,6 +35,9 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Override the configuration's seed.") var seed: UInt64?
   @Option(help: "Override the configuration's epochs.") var epochs: Int?
   @Option(help: "Stop after this many optimiser steps (for benchmarks).") var maxSteps: Int?
+  @Flag(help: ArgumentHelp("Leave out image/mask pairs that cannot be read (named on stderr and in --out's skipped.txt) instead of stopping at the first.",
+                           discussion: "Every pair is decoded once before the run to find them (a file cut short after its header too). The validation split is drawn from the pairs left."))
+  var skipInvalid = false
   @Flag(help: "Also keep the model at every validation as epoch-N.safetensors in --out (to average them with hspsam average).")
   var keepCheckpoints = false
   @Option(help: "Base weights: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h backbone.") var baseCheckpoint: String?
@@ -90,6 +93,7 @@ struct TrainCommand: ParsableCommand {
     options.initialWeights = initFrom
     options.maxSteps = maxSteps
     options.keepCheckpoints = keepCheckpoints
+    options.skipInvalid = skipInvalid
     options.device = try deviceOptions.resolve()
     let summary = try Trainer(config: settings, options: options).run()
     // A run stopped before its first validation (--max-steps, an early Ctrl-C) has no validation Dice to show.
