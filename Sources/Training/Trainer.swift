@@ -136,9 +136,10 @@ public final class Trainer {
       guard source.weight > 0, source.weight.isFinite else { throw TrainingError("\(source.folder): weight must be > 0, got \(source.weight)") }
       var full = try SegmentationDataset(root: source.folder, name: source.name, split: options.split, encoding: source.encoding)
       if options.skipInvalid {
-        let listed = full.samples.count
+        let listed = full.samples.count, checkStart = Date()
         let (readable, bad) = full.withoutUnreadablePairs(decoding: true)
         for error in bad { say("skipped \(error.path): \(error.reason)") }
+        say(String(format: "\(full.name): %d image/mask pairs decoded to check them in %.0f s", listed, Date().timeIntervalSince(checkStart)))
         guard !readable.samples.isEmpty else {
           throw TrainingError("\(full.name): none of its \(listed) image/mask pairs can be read (reasons above)")
         }

@@ -7,7 +7,7 @@ import Training
 struct TrainCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train",
-    abstract: "Train HSP-SAM (LiteMedSAM backbone) on images/ + masks/, with a seeded validation split.",
+    abstract: "Train HSP-SAM (LiteMedSAM, or SAM ViT-B/L/H with --base-checkpoint) on images/ + masks/, with a seeded validation split.",
     discussion: """
       The run folder gets config.json, log.jsonl (one line per epoch), best.safetensors (best validation \
       Dice@0.5) and last.safetensors (with the optimiser state, for --resume). Checkpoints hold only the trained \
