@@ -194,16 +194,21 @@ public struct SegmentationDataset: Sendable {
   /// file cut short after its header, or a mask value outside the rule, is found too: `train` needs that, since
   /// its prefix cache must not meet a bad pair mid-run; `evaluate` finds those as it goes and leaves them out then.
   public func withoutUnreadablePairs(decoding: Bool = false) -> (readable: SegmentationDataset, skipped: [FileError]) {
-    var readable: [SegmentationSample] = [], skipped: [FileError] = []
-    for sample in samples {
+    // Each pair is checked on its own, so the checks run on every core (decoding 900 Kvasir-SEG pairs is a minute).
+    let failures = ConcurrentSlots<FileError>(count: samples.count)  // written for the pairs that fail
+    DispatchQueue.concurrentPerform(iterations: samples.count) { i in
+      let sample = samples[i]
       do {
         if decoding { _ = try read(sample) } else { try Self.checkHeaders(sample) }
-        readable.append(sample)
       } catch let error as FileError {
-        skipped.append(error)
+        failures[i] = error
       } catch {
-        skipped.append(FileError(path: sample.imagePath, reason: error.localizedDescription))
+        failures[i] = FileError(path: sample.imagePath, reason: error.localizedDescription)
       }
+    }
+    var readable: [SegmentationSample] = [], skipped: [FileError] = []
+    for (sample, failure) in zip(samples, failures.values) {
+      if let failure { skipped.append(failure) } else { readable.append(sample) }
     }
     return (subset(readable), skipped)
   }
