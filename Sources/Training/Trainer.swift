@@ -165,15 +165,6 @@ public final class Trainer {
       }
       parts.append((full.name, train, validation, source))
     }
-    // The run folder is made only once the data opened: a bad --data leaves nothing behind.
-    try fm.createDirectory(at: out, withIntermediateDirectories: true)
-    try writeAtomically(try config.json(), to: configPath)
-    // The pairs left out change the validation split: the run folder lists them (empty: none), rewritten by each
-    // --skip-invalid start, so a resumed run whose files were mended since does not keep a stale list.
-    if options.skipInvalid {
-      try writeAtomically(Data(skipped.map { "\($0.path): \($0.reason)\n" }.joined().utf8),
-                          to: out.appendingPathComponent("skipped.txt").path)
-    }
     Torch.threadCount = ProcessInfo.processInfo.activeProcessorCount
     try Torch.manualSeed(config.seed)
     let base = try config.loadBase(checkpoint: options.baseCheckpoint)
@@ -183,6 +174,20 @@ public final class Trainer {
     if let initial {
       try RunCheckpoint.restore(initial.tensors, into: model, source: initial.path)
       say("starting from the weights of \(initial.path)")
+    }
+    // The run folder is made only once the data and the weights opened: a bad --data, --base-checkpoint or --init
+    // leaves nothing behind.
+    do {
+      try fm.createDirectory(at: out, withIntermediateDirectories: true)
+    } catch {
+      throw TrainingError("--out \(options.output): cannot make the run folder (\((error as? CocoaError)?.reason ?? error.localizedDescription))")
+    }
+    try writeAtomically(try config.json(), to: configPath)
+    // The pairs left out change the validation split: the run folder lists them (empty: none), rewritten by each
+    // --skip-invalid start, so a resumed run whose files were mended since does not keep a stale list.
+    if options.skipInvalid {
+      try writeAtomically(Data(skipped.map { "\($0.path): \($0.reason)\n" }.joined().utf8),
+                          to: out.appendingPathComponent("skipped.txt").path)
     }
 
     let transform = SampleTransform(size: config.inputSize, geometry: config.resize, normalization: config.inputNormalization,

@@ -53,18 +53,6 @@ func createFolder(_ path: String, option: String) throws {
   }
 }
 
-extension CocoaError {
-  /// The file the error is about, where Foundation names one.
-  var path: String? { filePath ?? url?.path }
-  /// The system's reason ("Not a directory") where there is one, else Foundation's description.
-  var reason: String {
-    let posix = (underlying as NSError?).flatMap { $0.domain == NSPOSIXErrorDomain ? Int32($0.code) : nil }
-    return posix.map { String(cString: strerror($0)) } ?? localizedDescription
-  }
-  /// "PATH: reason", instead of Foundation's multi-field description.
-  var oneLine: String { path.map { "\($0): \(reason)" } ?? reason }
-}
-
 /// Trained models shipped in the repository's `models/` folder (trained parameters only, float16; the base
 /// LiteMedSAM weights come from set-up). `hspsam predict` and `evaluate` use the first when no checkpoint is given.
 enum BuiltinModels {

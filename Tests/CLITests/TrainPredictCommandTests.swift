@@ -131,6 +131,19 @@ final class TrainPredictCommandTests: XCTestCase {
     let refused = try runHSPSAM(["train", "--config", badConfig.path, "--data", data.path, "--out", folder.appendingPathComponent("r2").path])
     XCTAssertTrue(refused.stderr.contains("unknown key 'epoch'"), refused.stderr)
     XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("r2").path), "nothing written")
+    // Base weights that are not a checkpoint are found before the run folder is made; a run folder that cannot be
+    // made (under a file) is named by its option.
+    let notWeights = folder.appendingPathComponent("weights.pth").path
+    try Data("not a checkpoint".utf8).write(to: URL(fileURLWithPath: notWeights))
+    let badBase = try runHSPSAM(["train", "--data", data.path, "--out", folder.appendingPathComponent("r3").path,
+                                 "--base-checkpoint", notWeights], environment: cache)
+    XCTAssertNotEqual(badBase.status, 0)
+    XCTAssertTrue(badBase.stderr.hasPrefix("Error: \(notWeights): not a readable PyTorch zip checkpoint"), badBase.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("r3").path), "nothing written")
+    let underFile = try runHSPSAM(["train", "--config", config.path, "--data", data.path, "--out", notWeights + "/run"],
+                                  environment: cache)
+    XCTAssertNotEqual(underFile.status, 0)
+    XCTAssertEqual(underFile.stderr, "Error: --out \(notWeights)/run: cannot make the run folder (Not a directory)\n")
   }
 
   /// Before it loads a model or writes anything, `predict` refuses an `--output` that would overwrite an input

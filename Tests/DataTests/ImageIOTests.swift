@@ -67,7 +67,7 @@ final class ImageIOTests: XCTestCase {
     let scratch = try makeTemporaryFolder()
     defer { try? FileManager.default.removeItem(at: scratch) }
     let empty = scratch.appendingPathComponent("empty.png").path
-    FileManager.default.createFile(atPath: empty, contents: Data())
+    XCTAssertTrue(FileManager.default.createFile(atPath: empty, contents: Data()))
     let text = scratch.appendingPathComponent("notes.png").path
     try Data("hello".utf8).write(to: URL(fileURLWithPath: text))
     let truncated = scratch.appendingPathComponent("cut.png").path
