@@ -141,7 +141,7 @@ public final class Trainer {
         for error in bad { say("skipped \(error.path): \(error.reason)") }
         say(String(format: "\(full.name): %d image/mask pairs decoded to check them in %.0f s", listed, Date().timeIntervalSince(checkStart)))
         guard !readable.samples.isEmpty else {
-          throw TrainingError("\(full.name): none of its \(listed) image/mask pairs can be read (reasons above)")
+          throw SegmentationDataset.nothingReadable(full.name, listed: listed)
         }
         if !bad.isEmpty { say("\(full.name): \(bad.count) of \(listed) image/mask pairs left out (--skip-invalid; named above)") }
         full = readable

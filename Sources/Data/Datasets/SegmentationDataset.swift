@@ -213,6 +213,11 @@ public struct SegmentationDataset: Sendable {
     return (subset(readable), skipped)
   }
 
+  /// `--skip-invalid` left nothing of a dataset (`train` and `evaluate` say it alike).
+  public static func nothingReadable(_ name: String, listed: Int) -> DatasetError {
+    DatasetError(path: name, reason: "none of its \(listed) image/mask pairs can be read (reasons above)")
+  }
+
   static func checkHeaders(_ sample: SegmentationSample) throws {
     let image = try ImageIO.size(of: sample.imagePath), mask = try ImageIO.size(of: sample.maskPath)
     try checkSameSize(image: image, mask: mask, maskPath: sample.maskPath)

@@ -109,7 +109,7 @@ extension EvaluateCommand {
       let (readable, skipped) = listed.withoutUnreadablePairs()
       for error in skipped { Self.sayLeftOut(error) }
       guard !readable.samples.isEmpty else {
-        throw Self.nothingReadable(named.name, listed: listed.samples.count)
+        throw SegmentationDataset.nothingReadable(named.name, listed: listed.samples.count)
       }
       return (readable, encoding, skipped)
     }
@@ -148,7 +148,7 @@ extension EvaluateCommand {
       FileHandle.standardError.write(Data(String(format: " (%.2f s per image)\n", row.secondsPerImage).utf8))
       let (done, listed) = (row.perImage.count + row.skipped.count, dataset.samples.count + leftOutByHeader.count)
       guard !row.perImage.isEmpty || done < dataset.samples.count else {
-        throw Self.nothingReadable(dataset.name, listed: listed)
+        throw SegmentationDataset.nothingReadable(dataset.name, listed: listed)
       }
       var scored = row
       scored.skipped = leftOutByHeader + row.skipped
@@ -182,11 +182,6 @@ extension EvaluateCommand {
   enum ModelToRun {
     case baseline(LiteMedSAMBaseline.Mode)
     case checkpoint(String)
-  }
-
-  /// --skip-invalid left nothing of a dataset: found by the header check (before the model loads) or when decoding.
-  static func nothingReadable(_ name: String, listed: Int) -> CommandError {
-    CommandError("\(name): none of its \(listed) image/mask pairs can be read (reasons above)")
   }
 
   /// One line per pair left out by --skip-invalid, as it is met (after the progress line's carriage return).
