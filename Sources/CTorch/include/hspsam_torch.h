@@ -41,6 +41,10 @@ int hst_load_cuda(const char *path);
 int hst_set_grad_enabled(int enabled);
 int hst_is_grad_enabled(void);
 const char *hst_version(void);
+/// Starts timing every op (op_profiler.cpp), clearing earlier totals.
+int hst_profiler_start(void);
+/// Stops timing; writes a table of the `rows` ops with the most self time (malloc'd; free with hst_free_string).
+int hst_profiler_stop(int64_t rows, char **out);
 
 // MARK: lifecycle and properties
 void hst_free(hst_tensor t);

@@ -16,6 +16,10 @@ struct HSPBench: ParsableCommand {
   @Option(help: "Intra-op threads.") var threads = 2
   @Option(parsing: .upToNextOption, help: "Levels whose prompts enter the encoder (1...3).") var promptedLevels: [Int] = [2, 3]
   @Option(help: "LoRA placement: from-first-prompt, all, prompted-only, none.") var loraBlocks = "from-first-prompt"
+  @Option(help: "Two-way layers of each level decoder (1 or 2; the default follows the configuration's init).")
+  var levelDecoderDepth: Int?
+  @Flag(help: "After the timings, time one more whole training step op by op (self time per libtorch op).")
+  var profile = false
   @Flag(help: "Print JSON lines instead of a table (scripts/bench.sh hsp sets it and runs the PyTorch reference beside).")
   var json = false
 
@@ -27,6 +31,7 @@ struct HSPBench: ParsableCommand {
     var config = HSPSAMConfig()
     config.promptedLevels = promptedLevels
     config.loraBlocks = loraBlocks
+    config.levelDecoderDepth = levelDecoderDepth
     let model = try Models.HSPSAM(config: config, base: ModelRegistry.load(.litemedsam, checkpoint: weights))
     let timer = BenchTimer(warmup: 1)
     let b = batchSize
@@ -57,6 +62,17 @@ struct HSPBench: ParsableCommand {
       try loss.backward()
       try optimizer.step()
     })
+    if profile {
+      let (_, table) = try OpProfiler.profile(rows: 40) {
+        try optimizer.zeroGrad()
+        let (logits, levels) = try model.decode(features: model.encodeLevels(from: prefix))
+        var loss = try Losses.segmentation(logits: logits, target: target)
+        for level in levels { loss = try loss + Losses.segmentation(logits: level, target: target) * 0.25 }
+        try loss.backward()
+        try optimizer.step()
+      }
+      FileHandle.standardError.write(Data("one whole training step, batch \(b), op by op:\n\(table)".utf8))
+    }
     model.eval()
     let one = try Tensor.rand([1, 3, 256, 256])
     rows.append(try timer.measure("prediction, one image", flop: 0, runs: runs) {
