@@ -80,6 +80,14 @@ public final class MaskHead: Module {
     let upscaled = try outputUpscaling(image.transpose(1, 2).reshape([b, c, size.0, size.1]))
     let hyper = try Tensor.stack((0..<outputs).map { try hypernetworks[$0](tokens.select(dim: 1, index: $0)) }, dim: 1)
     let (ub, uc, uh, uw) = (upscaled.size(0), upscaled.size(1), upscaled.size(2), upscaled.size(3))
+    // The upscaling runs channels-last (its input is a view of the token sequence), so the product is taken over
+    // the (B, hw, C) layout that memory already has: the gradient then reaches the GELUs and transposed convolutions
+    // in their own layout. Over a (B, C, hw) view it arrived contiguous, and libtorch's GELU backward on mixed
+    // layouts is ~16x slower (2.6 vs 42 ms on a 4x64x128x128 tensor).
+    if upscaled.isChannelsLastContiguous {
+      let pixels = try upscaled.permute([0, 2, 3, 1]).reshape([ub, uh * uw, uc])
+      return try pixels.matmul(hyper.transpose(1, 2)).view([ub, uh, uw, -1]).permute([0, 3, 1, 2])
+    }
     return try hyper.matmul(upscaled.view([ub, uc, uh * uw])).view([ub, -1, uh, uw])
   }
 }
