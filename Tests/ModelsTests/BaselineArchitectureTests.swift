@@ -82,6 +82,7 @@ final class BaselineArchitectureTests: XCTestCase {
     config.architecture = .decoderOnly
     XCTAssertThrowsError(try config.validate()) { XCTAssertTrue("\($0)".contains("promptedLevels []"), "\($0)") }
     config.architecture = .singleLevel
+    config.promptedLevels = [2, 3]
     XCTAssertThrowsError(try config.validate()) { XCTAssertTrue("\($0)".contains("promptedLevels must be [3]"), "\($0)") }
     config.promptedLevels = [3]
     XCTAssertNoThrow(try config.validate())

@@ -5,13 +5,16 @@ import Tensor
 import TestSupport
 import XCTest
 
-/// HSP-SAM on the real LiteMedSAM weights (from set-up): keys, the frozen-backbone identities, gradients.
+/// HSP-SAM on the real LiteMedSAM weights (from set-up): keys, the frozen-backbone identities, gradients. Most
+/// tests build the default until 2026-12-06 (prompted levels [2, 3], depth-2 level decoders), which exercises a
+/// longer adapted tail; `testTheDefaultAdaptsTheLastBlockOnly` checks today's default.
 final class HSPSAMTests: XCTestCase {
   static let weights = Fixtures.liteMedSAMWeights
 
   func makeModel(_ configure: (inout HSPSAMConfig) -> Void = { _ in }) throws -> HSPSAM {
     guard FileManager.default.fileExists(atPath: Self.weights) else { throw XCTSkip("run scripts/setup.sh for lite_medsam.pth") }
     var config = HSPSAMConfig()
+    (config.promptedLevels, config.levelDecoderDepth) = ([2, 3], 2)
     configure(&config)
     try Torch.manualSeed(0)
     return try HSPSAM(config: config, base: ModelRegistry.load(.litemedsam, checkpoint: Self.weights))
@@ -39,6 +42,20 @@ final class HSPSAMTests: XCTestCase {
     let out = try Torch.withNoGrad { try model(Tensor.rand([1, 3, 256, 256])) }
     XCTAssertEqual(out.logits.shape, [1, 2, 256, 256])
     XCTAssertEqual(out.levelLogits.map(\.shape), [[1, 2, 256, 256], [1, 2, 256, 256]])
+  }
+
+  /// Today's default: prompts at the last block of stage 3 only, LoRA there only, depth-1 level decoders; the
+  /// cached prefix holds everything before flat block 9, and levels 1 and 2 are completed inside it.
+  func testTheDefaultAdaptsTheLastBlockOnly() throws {
+    let model = try makeModel { $0 = HSPSAMConfig() }
+    XCTAssertEqual(model.adaptedStart, 9, "stage 3 block 1: flat block 9 of 10")
+    let keys = Set(model.stateDict().map(\.name))
+    XCTAssertTrue(keys.contains("image_encoder.layers.3.blocks.1.attn.qkv.lora_a_q.weight"))
+    XCTAssertFalse(keys.contains("image_encoder.layers.3.blocks.0.attn.qkv.lora_a_q.weight"), "no LoRA before the prompted block")
+    XCTAssertFalse(keys.contains("level_decoders.0.transformer.layers.1.norm4.weight"), "depth-1 level decoders")
+    XCTAssertTrue(keys.contains("abstract_prompts.1"), "level 2's prompts still reach its level decoder as tokens")
+    let prefix = try Torch.withNoGrad { try model.encodePrefix(Tensor.rand([1, 3, 256, 256])) }
+    XCTAssertEqual(prefix.features.keys.sorted(), [1, 2], "levels 1 and 2 come from the cached prefix")
   }
 
   /// promptBlocks all-of-stage: every block of a prompted level gets its prompts, so the cacheable prefix ends
@@ -70,7 +87,8 @@ final class HSPSAMTests: XCTestCase {
       let copied = try XCTUnwrap(state["level_decoders.1.transformer." + key]), pretrained = try XCTUnwrap(state["mask_decoder.transformer." + key])
       XCTAssertEqual(try copied.bytes(), try pretrained.bytes(), key)
     }
-    XCTAssertEqual(try makeModel { $0.levelDecoderInit = "random" }.config.levelDecoderLayers, 1, "random: [code] depth 1")
+    XCTAssertEqual(try makeModel { $0.levelDecoderInit = "random"; $0.levelDecoderDepth = nil }.config.levelDecoderLayers, 1,
+                   "random, depth following the init: [code] depth 1")
   }
 
   func testWithoutPromptsAndZeroLoRAItIsTheFrozenBackbone() throws {
@@ -124,6 +142,10 @@ final class HSPSAMTests: XCTestCase {
     config.levelDecoderDepth = 3
     XCTAssertThrowsError(try config.validate()) { XCTAssertTrue($0.localizedDescription.contains("levelDecoderDepth must be 1 or 2")) }
     config.levelDecoderDepth = nil
+    XCTAssertEqual(config.levelDecoderLayers, 2, "nil follows the init: pretrained is SAM's two layers")
+    let old = try JSONDecoder().decode(HSPSAMConfig.self, from: Data(#"{"promptedLevels": [2, 3]}"#.utf8))
+    XCTAssertNil(old.levelDecoderDepth, "a configuration written before the key existed keeps the depth its init gave")
+    XCTAssertEqual(HSPSAMConfig().levelDecoderLayers, 1)
     config.promptBlocks = "every"
     XCTAssertThrowsError(try config.validate()) { XCTAssertTrue($0.localizedDescription.contains("promptBlocks must be")) }
     config.promptBlocks = "all-of-stage"

@@ -58,7 +58,7 @@ final class ViTPromptedBlockTests: XCTestCase {
     XCTAssertEqual(keys["abstract_prompts.3"], [2, 768])
     XCTAssertEqual(keys["image_encoder.blocks.0.attn.qkv.lora_a_q.weight"], [8, 768])
     XCTAssertEqual(keys["level_necks.0.0.weight"], [256, 768, 1, 1])
-    XCTAssertNotNil(keys["level_decoders.2.transformer.layers.1.norm4.weight"], "three level decoders for four levels")
+    XCTAssertNotNil(keys["level_decoders.2.transformer.layers.0.norm4.weight"], "three level decoders for four levels")
     XCTAssertNotNil(keys["fusion_decoder.blocks.3.norm_final_attn.weight"])
     XCTAssertEqual(model.adaptedStart, 0)
     // fusionUpscale "learned": four 2x2/2 stages 256 -> 64 -> 32 -> 16 -> 8 take the 16x16 grid to the input.

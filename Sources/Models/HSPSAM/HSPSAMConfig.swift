@@ -20,10 +20,12 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
   /// T abstract prompts per level [choice 4; the code's sweep 1, 2, 4, 8, 16].
   public var promptsPerLevel = 4
   /// Levels whose prompts enter the encoder (1...3 for LiteMedSAM: the last block of stages 1, 2, 3; 1...4 for SAM
-  /// ViT: its global blocks). Default [2, 3] [choice]: a stage-1 level makes every CPU training step run the whole
-  /// LiteMedSAM encoder (note 3.14); every level still gets its neck, its decoder tokens and (but the deepest) its
-  /// level decoder. For SAM ViT the paper's code prompts every level: [1, 2, 3, 4] (and `loraRank` 32).
-  public var promptedLevels = [2, 3]
+  /// ViT: its global blocks). Default [3] [choice, docs/training-step.md]: with LoRA from the first prompted block
+  /// the adapted encoder tail is then the last block alone, and everything before it is cached, so a CPU training
+  /// step costs about half of [2, 3]'s (the default until 2026-12-06); every level still gets its neck, its
+  /// abstract prompts as decoder tokens and (but the deepest) its level decoder. For SAM ViT the paper's code
+  /// prompts every level: [1, 2, 3, 4] (and `loraRank` 32).
+  public var promptedLevels = [3]
   /// Which blocks of a prompted level get its prompts: "last-of-stage" (default: the block that ends the level,
   /// SAM ViT's global block [code]) or "all-of-stage" (every block of the level, sharing its P_l; the cacheable
   /// prefix then ends where the first prompted level starts) (note 3.4).
@@ -37,9 +39,10 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
   public var neckInit = "pretrained"
   /// Level decoders: a copy of the pretrained mask decoder [choice] or random ([code]).
   public var levelDecoderInit = "pretrained"
-  /// Two-way transformer layers of each level decoder: nil follows the init (2 for pretrained, the whole SAM
-  /// decoder; 1 for random, [code]). A pretrained depth-1 decoder copies SAM's first layer and final attention.
-  public var levelDecoderDepth: Int?
+  /// Two-way transformer layers of each level decoder: 1 by default ([code]'s depth; a pretrained depth-1 decoder
+  /// copies SAM's first layer and final attention). nil follows the init (2 for pretrained, the whole SAM decoder;
+  /// 1 for random): a configuration written without the key, as every checkpoint before 2026-12-06, decodes as nil.
+  public var levelDecoderDepth: Int? = 1
   /// The number of layers `levelDecoderDepth` resolves to.
   public var levelDecoderLayers: Int { levelDecoderDepth ?? (levelDecoderInit == "pretrained" ? 2 : 1) }
   public var fusionInit = "pretrained"
