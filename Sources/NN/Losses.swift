@@ -34,6 +34,26 @@ public enum Losses {
     return try (1 - (truePositive + 1e-5) / (denominator + 1e-5)).mean()
   }
 
+  /// PraNet's structure loss (Fan et al., MICCAI 2020), over softmax channels: a boundary-weighted cross-entropy
+  /// plus a boundary-weighted soft IoU of the foreground classes, each per image, then averaged. The weight
+  /// 1 + 5 |avgpool31(g) - g| (g: any foreground) is about 6 at a lesion's edge and 1 far from it. With two
+  /// channels this is PraNet's own loss: softmax over (background, foreground) logits is the sigmoid of their
+  /// difference, and its cross-entropy that difference's binary cross-entropy.
+  public static func structure(logits: Tensor, target: Tensor) throws -> Tensor {
+    let classes = logits.size(1)
+    let foreground = try target.gt(0).unsqueeze(1).to(logits.dtype)
+    let weight = try (foreground.avgPool2d(kernel: (31, 31), stride: (1, 1), padding: (15, 15)) - foreground).abs() * 5 + 1
+    let logProbabilities = try logits.logSoftmax(dim: 1)
+    let pixelCE = try -logProbabilities.gather(dim: 1, index: target.unsqueeze(1))  // (B, 1, H, W)
+    let weightedCE = try (pixelCE * weight).sum(dims: [1, 2, 3]) / weight.sum(dims: [1, 2, 3])
+    let probabilities = try logProbabilities.exp().narrow(dim: 1, start: 1, length: classes - 1)
+    let oneHot = try channelsOneHot(target, classes: classes, dtype: logits.dtype).narrow(dim: 1, start: 1, length: classes - 1)
+    let intersection = try (probabilities * oneHot * weight).sum(dims: [2, 3])
+    let union = try ((probabilities + oneHot) * weight).sum(dims: [2, 3])
+    let weightedIoU = try (1 - (intersection + 1) / (union - intersection + 1)).mean(dims: [1])
+    return try (weightedCE + weightedIoU).mean()
+  }
+
   /// Class indices (B, H, W) as a one-hot map (B, C, H, W) laid out like the logits.
   private static func channelsOneHot(_ target: Tensor, classes: Int, dtype: DType) throws -> Tensor {
     try target.oneHot(classes: classes).permute([0, 3, 1, 2]).to(dtype)

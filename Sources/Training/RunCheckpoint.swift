@@ -8,6 +8,8 @@ import Tensor
 public enum RunCheckpoint {
   public static let modelPrefix = "model."
   public static let optimizerPrefix = "optimizer."
+  /// The weight average (`emaDecay`) travels with the optimiser state: `optimizer.ema.<parameter>`.
+  public static let averagePrefix = "ema."
 
   public struct Metadata: Codable, Equatable {
     public var epoch: Int
@@ -24,9 +26,11 @@ public enum RunCheckpoint {
     public var averagedFrom: [String]? = nil
   }
 
-  public static func save(model: HSPSAM, optimizer: (any Optimizer)?, metadata: Metadata, to path: String) throws {
+  public static func save(model: HSPSAM, optimizer: (any Optimizer)?, average: ExponentialMovingAverage? = nil,
+                          metadata: Metadata, to path: String) throws {
     var tensors = model.trainableParameters().map { (modelPrefix + $0.name, $0.tensor) }
     if let optimizer { tensors += try optimizer.stateTensors().map { (optimizerPrefix + $0.name, $0.tensor) } }
+    if let average { tensors += try average.stateTensors().map { (optimizerPrefix + averagePrefix + $0.name, $0.tensor) } }
     try write(tensors, metadata: metadata, to: path)
   }
 

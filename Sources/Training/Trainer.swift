@@ -249,10 +249,21 @@ public final class Trainer {
                                             totalSteps: totalSteps, power: config.lrPower)
     let optimizer = AdamW(model.trainableParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay)
     optimizer.decayExempt = config.weightDecayExempt(optimizer.parameters)
+    let average = try config.emaDecay.map { try ExponentialMovingAverage(optimizer.parameters, decay: $0) }
+    /// Validation, `best` and kept checkpoints see the averaged weights when `emaDecay` is set.
+    func withEvaluatedWeights<R>(_ body: () throws -> R) throws -> R {
+      if let average { return try average.withAveragedWeights(body) }
+      return try body()
+    }
     var step = 0, firstEpoch = 0, bestDice = -1.0
     if let state = resumeState {
       try RunCheckpoint.restore(state.model, into: model, source: lastPath)
       try optimizer.loadState(state.optimizer)
+      if let average {
+        let prefix = RunCheckpoint.averagePrefix
+        try average.loadState(state.optimizer.filter { $0.key.hasPrefix(prefix) }
+          .reduce(into: [:]) { $0[String($1.key.dropFirst(prefix.count))] = $1.value }, source: lastPath)
+      }
       step = state.metadata.step
       firstEpoch = state.metadata.epoch
       bestDice = state.metadata.bestValidationDice
@@ -273,7 +284,7 @@ public final class Trainer {
     /// Saves `last` (already saved at an epoch's end: `save` false) and stops with a line saying how to continue.
     func stopOnSignal(save: Bool) throws {
       guard let name = StopRequest.received else { return }
-      if save { try RunCheckpoint.save(model: model, optimizer: optimizer, metadata: metadata, to: lastPath) }
+      if save { try RunCheckpoint.save(model: model, optimizer: optimizer, average: average, metadata: metadata, to: lastPath) }
       say("")  // ends the progress line
       throw TrainingError("interrupted by \(name) at step \(step): \(lastPath) holds the run, continue with --resume")
     }
@@ -294,7 +305,7 @@ public final class Trainer {
         if let maxSteps = options.maxSteps, step >= maxSteps {
           metadata.epoch = epoch
           metadata.step = step
-          try RunCheckpoint.save(model: model, optimizer: optimizer, metadata: metadata, to: lastPath)
+          try RunCheckpoint.save(model: model, optimizer: optimizer, average: average, metadata: metadata, to: lastPath)
           break epochs
         }
         let chunk = Array(picks[start..<Swift.min(start + config.batchSize, picks.count)])
@@ -302,15 +313,7 @@ public final class Trainer {
         optimizer.learningRate = schedule.learningRate(atStep: step)
         try optimizer.zeroGrad()
         let (logits, levelLogits) = try model.decode(features: model.encodeLevels(from: prefix))
-        func segmentationLoss(_ logits: Tensor, _ target: Tensor) throws -> Tensor {
-          try Losses.segmentation(logits: logits, target: target, diceWeight: config.diceWeight, tverskyBeta: config.tverskyBeta)
-        }
-        var loss = try segmentationLoss(logits, masks)
-        if config.lambdaAux > 0 {
-          for level in levelLogits {
-            loss = try loss + segmentationLoss(level, masks.resizedNearest(like: level)) * (config.lambdaAux / Double(levelLogits.count))
-          }
-        }
+        let loss = try config.trainingLoss(logits: logits, levelLogits: levelLogits, target: masks)
         let value = try loss.item()
         guard value.isFinite else {
           throw TrainingError("loss became \(value) at epoch \(epoch + 1), step \(step + 1): stopped; \(lastPath) keeps the last good state")
@@ -318,6 +321,7 @@ public final class Trainer {
         try loss.backward()
         try clipGradNorm(optimizer.parameters.map(\.tensor), maxNorm: config.gradientClip)
         try optimizer.step()
+        try average?.update()
         step += 1
         batches += 1
         epochLoss += value
@@ -333,33 +337,39 @@ public final class Trainer {
           try stopOnSignal(save: true)
         }
       }
+      metadata.epoch = epoch + 1
+      metadata.step = step
       var validationDice: Double?
       var perDataset: [String: Double] = [:]
       if !validationCaches.isEmpty, (epoch + 1) % config.validateEvery == 0 || epoch + 1 == config.epochs {
-        // Best is chosen by the mean over every validation image (datasets weighted by their size).
-        var total = 0.0, count = 0
-        for entry in validationCaches {
-          let dice = try validate(model: model, cache: entry.cache, count: entry.count)
-          perDataset[entry.name] = dice
-          total += dice * Double(entry.count)
-          count += entry.count
+        // Validation, `best` and kept checkpoints see the averaged weights when `emaDecay` is set.
+        try withEvaluatedWeights {
+          // Best is chosen by the mean over every validation image (datasets weighted by their size).
+          var total = 0.0, count = 0
+          for entry in validationCaches {
+            let dice = try validate(model: model, cache: entry.cache, count: entry.count)
+            perDataset[entry.name] = dice
+            total += dice * Double(entry.count)
+            count += entry.count
+          }
+          model.train()
+          let dice = total / Double(count)
+          validationDice = dice
+          metadata.validationDice = dice
+          if dice > bestDice {
+            bestDice = dice
+            metadata.bestValidationDice = dice
+            try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata, to: bestPath)
+          }
+          if options.keepCheckpoints {
+            try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata,
+                                   to: out.appendingPathComponent("epoch-\(epoch + 1).safetensors").path)
+          }
         }
-        validationDice = total / Double(count)
-        model.train()
+      } else {
+        metadata.validationDice = nil
       }
-      metadata.epoch = epoch + 1
-      metadata.step = step
-      metadata.validationDice = validationDice
-      if let dice = validationDice, dice > bestDice {
-        bestDice = dice
-        metadata.bestValidationDice = dice
-        try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata, to: bestPath)
-      }
-      if options.keepCheckpoints, validationDice != nil {
-        try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata,
-                               to: out.appendingPathComponent("epoch-\(epoch + 1).safetensors").path)
-      }
-      try RunCheckpoint.save(model: model, optimizer: optimizer, metadata: metadata, to: lastPath)
+      try RunCheckpoint.save(model: model, optimizer: optimizer, average: average, metadata: metadata, to: lastPath)
       var line: [String: Any] = ["epoch": epoch + 1, "step": step, "loss": epochLoss / Double(Swift.max(batches, 1)),
                                  "lr": optimizer.learningRate, "seconds": Date().timeIntervalSince(started)]
       if let validationDice { line["validationDice"] = validationDice }
@@ -378,7 +388,7 @@ public final class Trainer {
       try stopOnSignal(save: false)  // a signal during the validation: the epoch's `last` is already written
     }
     if !fm.fileExists(atPath: bestPath) {  // no validation ran (tiny runs): last is the best we know
-      try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata, to: bestPath)
+      try withEvaluatedWeights { try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata, to: bestPath) }
     }
     say("")
     let trainSeconds = Date().timeIntervalSince(trainStart)

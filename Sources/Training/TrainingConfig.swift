@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import NN
 import Models
 import Tensor
 
@@ -34,6 +35,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// When set, the Dice term of the loss is a Tversky loss on the foreground whose missed pixels weigh this much
   /// (false ones 1 - this); nil keeps the paper's soft Dice. 0.7 is the usual choice against under-segmentation.
   public var tverskyBeta: Double?
+  /// The loss of the fused output and of each level decoder: "ce-dice" (the paper code's, default) or "structure"
+  /// (PraNet's boundary-weighted cross-entropy + weighted IoU, `Losses.structure`; `diceWeight` and `tverskyBeta`
+  /// are then unused).
+  public var loss = LossKind.ceDice
+  public enum LossKind: String, Codable, Sendable { case ceDice = "ce-dice", structure }
+  /// When set, validation, `best` and exports use an exponential moving average of the trained weights with this
+  /// decay (e.g. 0.999), warmed up as min(decay, (1 + step) / (10 + step)) so early averages do not hold the
+  /// random initialisation; `last` keeps both the weights and their average. nil (default): no average.
+  public var emaDecay: Double?
   /// Weight of the level decoders' deep supervision (0 is the [code] setting).
   public var lambdaAux = 0.5
   public var gradientClip = 1.0
@@ -50,7 +60,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
   enum CodingKeys: String, CodingKey, CaseIterable {
     case model, inputSize, normalization, resize, batchSize, epochs, learningRate, lrPower, warmupIters, weightDecay,
-         decayNormsAndPrompts, diceWeight, tverskyBeta, lambdaAux, gradientClip, validateEvery, seed, augmentation, cachedVariants
+         decayNormsAndPrompts, diceWeight, tverskyBeta, loss, emaDecay, lambdaAux, gradientClip, validateEvery, seed, augmentation, cachedVariants
   }
 
   /// Missing keys take their defaults: checkpoints written before a key existed still load.
@@ -74,6 +84,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     decayNormsAndPrompts = try c.decode(.decayNormsAndPrompts, default: d.decayNormsAndPrompts)
     diceWeight = try c.decode(.diceWeight, default: d.diceWeight)
     tverskyBeta = try c.decodeIfPresent(Double.self, forKey: .tverskyBeta)
+    loss = try c.decode(.loss, default: d.loss)
+    emaDecay = try c.decodeIfPresent(Double.self, forKey: .emaDecay)
     lambdaAux = try c.decode(.lambdaAux, default: d.lambdaAux)
     gradientClip = try c.decode(.gradientClip, default: d.gradientClip)
     validateEvery = try c.decode(.validateEvery, default: d.validateEvery)
@@ -147,6 +159,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     try check((0...1).contains(diceWeight), "diceWeight must be in [0, 1]")
     if let beta = tverskyBeta { try check((0...1).contains(beta), "tverskyBeta must be in [0, 1] or null, got \(beta)") }
     try check(lambdaAux >= 0, "lambdaAux must be >= 0")
+    if let decay = emaDecay { try check(decay > 0 && decay < 1, "emaDecay must be in (0, 1) or null, got \(decay)") }
     try check(gradientClip > 0, "gradientClip must be > 0")
     try check(validateEvery >= 1, "validateEvery must be >= 1")
     try check((1...64).contains(cachedVariants), "cachedVariants must be 1...64")
@@ -161,6 +174,25 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
       try check((0..<1).contains(j), "augmentation.\(name) must be in [0, 1), got \(j)")
     }
     try check((0...2).contains(a.gamma), "augmentation.gamma must be in [0, 2], got \(a.gamma)")
+  }
+
+  /// The configured loss of logits (B, K+1, H, W) against class indices (B, H, W).
+  public func segmentationLoss(logits: Tensor, target: Tensor) throws -> Tensor {
+    switch loss {
+    case .ceDice: return try Losses.segmentation(logits: logits, target: target, diceWeight: diceWeight, tverskyBeta: tverskyBeta)
+    case .structure: return try Losses.structure(logits: logits, target: target)
+    }
+  }
+
+  /// The training objective: the fused output's loss plus `lambdaAux` times the mean of the level decoders'
+  /// (their targets resized to their outputs).
+  public func trainingLoss(logits: Tensor, levelLogits: [Tensor], target: Tensor) throws -> Tensor {
+    var total = try segmentationLoss(logits: logits, target: target)
+    guard lambdaAux > 0 else { return total }
+    for level in levelLogits {
+      total = try total + segmentationLoss(logits: level, target: target.resizedNearest(like: level)) * (lambdaAux / Double(levelLogits.count))
+    }
+    return total
   }
 
   /// The trained tensors that get no weight decay: none by default; with `decayNormsAndPrompts` false, the

@@ -41,4 +41,15 @@ final class LossTests: XCTestCase {
     XCTAssertEqual(tversky, try Losses.crossEntropy(logits: logits(), target: target()).item() * 0.2
       + Losses.tversky(logits: logits(), target: target(), falseNegativeWeight: 0.7).item() * 0.8, accuracy: 1e-6)
   }
+
+  /// PraNet's structure loss written in PyTorch (scripts/fixtures/make_losses.py) on the foreground logit l1 - l0 of
+  /// two 48x48 maps with a disc each: the value and the gradient of both channels' logits, to float32 rounding.
+  func testStructureLossMatchesPraNetsFormula() throws {
+    let f = try Fixtures.tensors("foundation/structure_loss.safetensors")
+    let logits = try f.fixture("logits").detach().requiresGrad(true)
+    let loss = try Losses.structure(logits: logits, target: f.fixture("target"))
+    XCTAssertEqual(try loss.item(), try f.fixture("loss").item(), accuracy: 1e-5)
+    try loss.backward()
+    assertAllClose(try XCTUnwrap(try logits.grad), try f.fixture("grad"), atol: 1e-6, "gradient")
+  }
 }

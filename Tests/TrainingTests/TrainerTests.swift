@@ -82,6 +82,37 @@ final class TrainerTests: XCTestCase {
     XCTAssertTrue(plot.samples.contains { $0 < 100 }, "something is drawn")
   }
 
+  /// With `emaDecay` and the structure loss: the weight average travels in `last` (as `optimizer.ema.*`) and a
+  /// resumed run ends with the average and weights of an uninterrupted one; `best` holds the average, not the
+  /// weights; the loss's kind is part of the configuration a resume must match.
+  func testWeightAverageIsKeptAndResumed() throws {
+    var averaged = config
+    averaged.emaDecay = 0.5
+    averaged.loss = .structure
+    averaged.validateEvery = 1
+    _ = try Trainer(config: averaged, options: options("straight", maxSteps: 3)).run()
+    _ = try Trainer(config: averaged, options: options("split", maxSteps: 1)).run()
+    XCTAssertThrowsError(try Trainer(config: config, options: options("split", maxSteps: 3, resume: true)).run()) { error in
+      XCTAssertTrue(error.localizedDescription.contains("differs from the configuration"), error.localizedDescription)
+    }
+    _ = try Trainer(config: averaged, options: options("split", maxSteps: 3, resume: true)).run()
+    let a = try RunCheckpoint.read(folder.appendingPathComponent("straight/last.safetensors").path)
+    let b = try RunCheckpoint.read(folder.appendingPathComponent("split/last.safetensors").path)
+    let averages = a.optimizer.filter { $0.key.hasPrefix("ema.") }
+    XCTAssertEqual(averages.count, a.model.count + 1, "one average per trained tensor, and the update count")
+    XCTAssertEqual(try XCTUnwrap(averages["ema.updates"]).item(), 3)
+    for (name, tensor) in a.model {
+      assertAllClose(try XCTUnwrap(b.model[name]), tensor, atol: 1e-6, "\(name) after resume")
+      assertAllClose(try XCTUnwrap(b.optimizer["ema." + name]), try XCTUnwrap(averages["ema." + name]), atol: 1e-6,
+                     "the average of \(name) after resume")
+    }
+    // Epoch 1 (2 steps) was validated with the average: best holds it, which differs from the weights then.
+    let best = try RunCheckpoint.read(folder.appendingPathComponent("straight/best.safetensors").path)
+    XCTAssertEqual(best.metadata.step, 2)
+    let name = "fusion_decoder.mask_tokens.weight"
+    XCTAssertGreaterThan(try (XCTUnwrap(best.model[name]) - XCTUnwrap(a.model[name])).abs().max().item(), 0)
+  }
+
   /// Copies past the memory budget are read from their files for each batch: with a budget of 0 bytes every copy
   /// (4 training, 1 validation) is, and 2 steps end at the parameters of a run that held them all (atol 1e-6:
   /// the same float16 bytes either way). A budget takes what fits and refuses the rest.

@@ -3,6 +3,7 @@ import Foundation
 import Models
 import NN
 import Tensor
+import Training
 
 /// `hspsam bench hsp`: where an HSP-SAM training step and a prediction spend their time (LiteMedSAM base).
 struct HSPBench: ParsableCommand {
@@ -14,10 +15,11 @@ struct HSPBench: ParsableCommand {
   @Option(help: "Batch size of the training step.") var batchSize = 8
   @Option(help: "Timed runs per workload.") var runs = 3
   @Option(help: "Intra-op threads.") var threads = 2
-  @Option(parsing: .upToNextOption, help: "Levels whose prompts enter the encoder (1...3).") var promptedLevels: [Int] = [2, 3]
-  @Option(help: "LoRA placement: from-first-prompt, all, prompted-only, none.") var loraBlocks = "from-first-prompt"
-  @Option(help: "Two-way layers of each level decoder (1 or 2; the default follows the configuration's init).")
-  var levelDecoderDepth: Int?
+  @Option(parsing: .upToNextOption, help: "Levels whose prompts enter the encoder (1...3; default: the model default, [3]).")
+  var promptedLevels: [Int] = HSPSAMConfig().promptedLevels
+  @Option(help: "LoRA placement: from-first-prompt, all, prompted-only, none.") var loraBlocks = HSPSAMConfig().loraBlocks
+  @Option(help: "Two-way layers of each level decoder (1 or 2; default: the model default, 1).")
+  var levelDecoderDepth: Int = HSPSAMConfig().levelDecoderLayers
   @Flag(help: "After the timings, time one more whole training step op by op (self time per libtorch op).")
   var profile = false
   @Flag(help: "Print JSON lines instead of a table (scripts/bench.sh hsp sets it and runs the PyTorch reference beside).")
@@ -33,6 +35,8 @@ struct HSPBench: ParsableCommand {
     config.loraBlocks = loraBlocks
     config.levelDecoderDepth = levelDecoderDepth
     let model = try Models.HSPSAM(config: config, base: ModelRegistry.load(.litemedsam, checkpoint: weights))
+    var training = TrainingConfig()  // the trainer's loss: lambdaAux 0.5 over the level decoders
+    training.model = config
     let timer = BenchTimer(warmup: 1)
     let b = batchSize
     let images = try Tensor.rand([b, 3, 256, 256])
@@ -50,27 +54,17 @@ struct HSPBench: ParsableCommand {
     let features = try model.encodeLevels(from: prefix).map { try $0.detach() }
     rows.append(try timer.measure("decoders fwd+bwd per image", flop: 0, runs: runs, perItem: b) {
       let (logits, levels) = try model.decode(features: features)
-      var loss = try Losses.segmentation(logits: logits, target: target)
-      for level in levels { loss = try loss + Losses.segmentation(logits: level, target: target) * 0.25 }
-      try loss.backward()
+      try training.trainingLoss(logits: logits, levelLogits: levels, target: target).backward()
     })
-    rows.append(try timer.measure("whole training step per image", flop: 0, runs: runs, perItem: b) {
+    func step() throws {
       try optimizer.zeroGrad()
       let (logits, levels) = try model.decode(features: model.encodeLevels(from: prefix))
-      var loss = try Losses.segmentation(logits: logits, target: target)
-      for level in levels { loss = try loss + Losses.segmentation(logits: level, target: target) * 0.25 }
-      try loss.backward()
+      try training.trainingLoss(logits: logits, levelLogits: levels, target: target).backward()
       try optimizer.step()
-    })
+    }
+    rows.append(try timer.measure("whole training step per image", flop: 0, runs: runs, perItem: b) { try step() })
     if profile {
-      let (_, table) = try OpProfiler.profile(rows: 40) {
-        try optimizer.zeroGrad()
-        let (logits, levels) = try model.decode(features: model.encodeLevels(from: prefix))
-        var loss = try Losses.segmentation(logits: logits, target: target)
-        for level in levels { loss = try loss + Losses.segmentation(logits: level, target: target) * 0.25 }
-        try loss.backward()
-        try optimizer.step()
-      }
+      let (_, table) = try OpProfiler.profile(rows: 40) { try step() }
       FileHandle.standardError.write(Data("one whole training step, batch \(b), op by op:\n\(table)".utf8))
     }
     model.eval()
@@ -86,7 +80,7 @@ struct HSPBench: ParsableCommand {
       print("{\"name\": \"peak RSS MB\", \"value\": \(peak)}")
       return
     }
-    print("hspsam bench hsp: prompted levels \(promptedLevels), LoRA \(loraBlocks), batch \(b), \(threads) threads, \(trained) trained parameters")
+    print("hspsam bench hsp: prompted levels \(promptedLevels), LoRA \(loraBlocks), level decoder depth \(levelDecoderDepth), batch \(b), \(threads) threads, \(trained) trained parameters")
     for r in rows { print(r.row) }
     print(String(format: "training images/s (whole step): %.2f; peak resident memory: %.0f MB", 1 / rows[3].seconds, peak))
   }
