@@ -55,8 +55,11 @@ public enum Losses {
   }
 
   /// Class indices (B, H, W) as a one-hot map (B, C, H, W) laid out like the logits.
+  /// A comparison with the class indices rather than `one_hot`, whose range checks (a min and a max over the whole
+  /// batch, each a pass and a sync) took about 1 % of a training step; the masks' values are checked when read.
   private static func channelsOneHot(_ target: Tensor, classes: Int, dtype: DType) throws -> Tensor {
-    try target.oneHot(classes: classes).permute([0, 3, 1, 2]).to(dtype)
+    let indices = try Tensor.arange(0, Double(classes), device: target.device).view([1, classes, 1, 1])
+    return try target.unsqueeze(1).eq(indices).to(dtype)
   }
 
   /// (1 - w) * CE + w * Dice (HSP-SAM's loss, w = 0.8 by default). With `tverskyBeta` the Dice term is the Tversky

@@ -24,6 +24,9 @@ public enum RunCheckpoint {
     public var initializedFrom: String? = nil
     /// The checkpoints a weight average was made from (`hspsam average`), by file path as given.
     public var averagedFrom: [String]? = nil
+    /// Wall time of the run up to this save, over all its invocations (the prefix cache included): what a
+    /// resumed run's log and `hspsam curves` count training hours from. nil in checkpoints before 2026-12-06.
+    public var elapsedSeconds: Double? = nil
   }
 
   public static func save(model: HSPSAM, optimizer: (any Optimizer)?, average: ExponentialMovingAverage? = nil,

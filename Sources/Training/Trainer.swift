@@ -256,6 +256,9 @@ public final class Trainer {
       return try body()
     }
     var step = 0, firstEpoch = 0, bestDice = -1.0
+    var elapsedBefore = 0.0  // a resumed run's time before this invocation
+    /// Wall time of the whole run so far (every invocation, prefix cache included).
+    func elapsed() -> Double { elapsedBefore + Date().timeIntervalSince(started) }
     if let state = resumeState {
       try RunCheckpoint.restore(state.model, into: model, source: lastPath)
       try optimizer.loadState(state.optimizer)
@@ -266,6 +269,7 @@ public final class Trainer {
       }
       step = state.metadata.step
       firstEpoch = state.metadata.epoch
+      elapsedBefore = state.metadata.elapsedSeconds ?? 0
       bestDice = state.metadata.bestValidationDice
       say("resuming at epoch \(firstEpoch + 1), step \(step)")
     }
@@ -305,6 +309,7 @@ public final class Trainer {
         if let maxSteps = options.maxSteps, step >= maxSteps {
           metadata.epoch = epoch
           metadata.step = step
+          metadata.elapsedSeconds = elapsed()
           try RunCheckpoint.save(model: model, optimizer: optimizer, average: average, metadata: metadata, to: lastPath)
           break epochs
         }
@@ -334,11 +339,13 @@ public final class Trainer {
         if StopRequest.received != nil {
           metadata.epoch = epoch
           metadata.step = step
+          metadata.elapsedSeconds = elapsed()
           try stopOnSignal(save: true)
         }
       }
       metadata.epoch = epoch + 1
       metadata.step = step
+      metadata.elapsedSeconds = elapsed()
       var validationDice: Double?
       var perDataset: [String: Double] = [:]
       if !validationCaches.isEmpty, (epoch + 1) % config.validateEvery == 0 || epoch + 1 == config.epochs {
@@ -371,7 +378,8 @@ public final class Trainer {
       }
       try RunCheckpoint.save(model: model, optimizer: optimizer, average: average, metadata: metadata, to: lastPath)
       var line: [String: Any] = ["epoch": epoch + 1, "step": step, "loss": epochLoss / Double(Swift.max(batches, 1)),
-                                 "lr": optimizer.learningRate, "seconds": Date().timeIntervalSince(started)]
+                                 "lr": optimizer.learningRate, "seconds": Date().timeIntervalSince(started),
+                                 "elapsed": elapsed()]
       if let validationDice { line["validationDice"] = validationDice }
       if perDataset.count > 1 { for (name, dice) in perDataset { line["validationDice.\(name)"] = dice } }
       log.write(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) + Data("\n".utf8))

@@ -7,8 +7,8 @@ struct HSPSAM: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "hspsam",
     abstract: "Prompt-free medical image segmentation (HSP-SAM) on libtorch.",
-    subcommands: [TrainCommand.self, PredictCommand.self, SegmentCommand.self, EvaluateCommand.self, ExportCommand.self, AverageCommand.self, InspectCommand.self,
-                  BenchCommand.self]
+    subcommands: [TrainCommand.self, PredictCommand.self, SegmentCommand.self, EvaluateCommand.self, ExportCommand.self, AverageCommand.self,
+                  CurvesCommand.self, InspectCommand.self, BenchCommand.self]
   )
 
   /// Runs the command; any failure prints one line naming what failed and exits non-zero.

@@ -1,0 +1,96 @@
+import Data
+import Foundation
+
+/// Validation Dice against training hours for several runs, one curve each, read from their `log.jsonl`: the
+/// plot and table a recipe comparison is decided on (`hspsam curves`).
+public enum RunCurves {
+  public struct Series: Equatable {
+    public var name: String
+    /// (hours since the run started, validation Dice@0.5) per validated epoch, oldest first.
+    public var points: [(hours: Double, epoch: Int, dice: Double)]
+    public static func == (a: Series, b: Series) -> Bool {
+      a.name == b.name && a.points.elementsEqual(b.points) { $0.hours == $1.hours && $0.epoch == $1.epoch && $0.dice == $1.dice }
+    }
+  }
+
+  /// A run folder's validated epochs. Hours come from `elapsed` (all invocations, prefix cache included) or, in
+  /// logs written before it existed, `seconds` (since the last start: exact only for a run never resumed).
+  public static func read(run folder: String, name: String) throws -> Series {
+    let path = URL(fileURLWithPath: folder).appendingPathComponent("log.jsonl").path
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+      throw TrainingError("\(path): cannot be read (is \(folder) a run folder of hspsam train?)")
+    }
+    var points: [(hours: Double, epoch: Int, dice: Double)] = []
+    for (index, line) in text.split(separator: "\n").enumerated() {
+      guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            let epoch = object["epoch"] as? Int else {
+        throw TrainingError("\(path): line \(index + 1) is not a log line of hspsam train")
+      }
+      guard let dice = object["validationDice"] as? Double,
+            let seconds = (object["elapsed"] as? Double) ?? (object["seconds"] as? Double) else { continue }
+      points.append((seconds / 3600, epoch, dice))
+    }
+    return Series(name: name, points: points)
+  }
+
+  static let palette: [(UInt8, UInt8, UInt8)] = [(40, 120, 200), (200, 60, 40), (60, 160, 60), (150, 80, 180),
+                                                  (220, 150, 30), (40, 170, 170), (120, 120, 120), (200, 80, 150)]
+
+  /// RGB bytes of the plot: Dice against hours, a legend naming each curve in its colour.
+  public static func render(_ series: [Series], title: String = "validation dice against training hours") -> (rgb: [UInt8], width: Int, height: Int) {
+    let (width, height, margin) = (900, 560, 70)
+    var canvas = Canvas(width: width, height: height)
+    let legendHeight = 16 * series.count + 10
+    let (x0, x1, y0, y1) = (margin, width - 30, 40, height - 40 - legendHeight)
+    canvas.text(title, x: margin, y: 12, scale: 2)
+    canvas.rectangle(x0, y0, x1, y1, colour: (160, 160, 160))
+    let all = series.flatMap(\.points)
+    guard let lowDice = all.map(\.dice).min(), let highDice = all.map(\.dice).max(), let lastHour = all.map(\.hours).max() else {
+      return (canvas.pixels, width, height)
+    }
+    let hours = Swift.max(lastHour, 1e-6), span = Swift.max(highDice - lowDice, 1e-3)
+    canvas.text(String(format: "%.3f", highDice), x: 4, y: y0, scale: 2)
+    canvas.text(String(format: "%.3f", lowDice), x: 4, y: y1 - 10, scale: 2)
+    canvas.text("0 h", x: x0, y: y1 + 8, scale: 2)
+    canvas.text(String(format: "%.2f h", hours), x: x1 - 70, y: y1 + 8, scale: 2)
+    func position(_ h: Double, _ d: Double) -> (Int, Int) {
+      (x0 + Int(Double(x1 - x0) * h / hours), y1 - Int(Double(y1 - y0) * (d - lowDice) / span))
+    }
+    for (index, s) in series.enumerated() {
+      let colour = palette[index % palette.count]
+      for (a, b) in zip(s.points, s.points.dropFirst()) {
+        let p = position(a.hours, a.dice), q = position(b.hours, b.dice)
+        canvas.line(p.0, p.1, q.0, q.1, colour: colour)
+      }
+      for point in s.points {
+        let p = position(point.hours, point.dice)
+        canvas.fill(p.0 - 2, p.1 - 2, p.0 + 2, p.1 + 2, colour: colour)
+      }
+      let y = y1 + 30 + 16 * index
+      canvas.fill(x0, y + 2, x0 + 24, y + 6, colour: colour)
+      canvas.text(s.name, x: x0 + 34, y: y, scale: 2)
+    }
+    return (canvas.pixels, width, height)
+  }
+
+  /// A Markdown table: per run its best validation Dice, the hours and epoch it was reached, and its last point.
+  public static func table(_ series: [Series]) -> String {
+    var lines = ["| run | best validation Dice@0.5 | at hours | at epoch | last (hours, Dice) |", "|---|---|---|---|---|"]
+    for s in series {
+      guard let best = s.points.max(by: { $0.dice < $1.dice }), let last = s.points.last else {
+        lines.append("| \(s.name) | no validated epoch yet | | | |")
+        continue
+      }
+      lines.append(String(format: "| %@ | %.4f | %.2f | %d | %.2f, %.4f |", s.name, best.dice, best.hours, best.epoch, last.hours, last.dice))
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  /// Reads every run, writes the PNG at `path` (replacing it: it is derived from the logs), returns the table.
+  public static func write(runs: [(name: String, folder: String)], to path: String) throws -> String {
+    let series = try runs.map { try read(run: $0.folder, name: $0.name) }
+    let plot = render(series)
+    try ImageIO.writePNG(plot.rgb, width: plot.width, height: plot.height, channels: 3, to: path)
+    return table(series)
+  }
+}
