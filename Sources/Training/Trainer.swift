@@ -50,6 +50,8 @@ public final class Trainer {
     /// Leave out the image/mask pairs that cannot be read (each named on stderr and listed in the run folder's
     /// `skipped.txt`) instead of stopping at the first; every pair is decoded once before the run to find them.
     public var skipInvalid = false
+    /// Intra-op threads of libtorch; nil: one per core.
+    public var threads: Int?
     public init(data: String, output: String, baseCheckpoint: String) {
       self.init(datasets: [DataSource(folder: data)], output: output, baseCheckpoint: baseCheckpoint)
     }
@@ -165,7 +167,7 @@ public final class Trainer {
       }
       parts.append((full.name, train, validation, source))
     }
-    Torch.threadCount = ProcessInfo.processInfo.activeProcessorCount
+    Torch.threadCount = options.threads ?? ProcessInfo.processInfo.activeProcessorCount
     try Torch.manualSeed(config.seed)
     let base = try config.loadBase(checkpoint: options.baseCheckpoint)
     let model = try HSPSAM(config: config.model, base: base)

@@ -35,6 +35,7 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Override the configuration's seed.") var seed: UInt64?
   @Option(help: "Override the configuration's epochs.") var epochs: Int?
   @Option(help: "Stop after this many optimiser steps (for benchmarks).") var maxSteps: Int?
+  @Option(help: "Intra-op threads (default: every core; 1 for each of two runs sharing a 2-core machine).") var threads: Int?
   @Flag(help: ArgumentHelp("Leave out image/mask pairs that cannot be read (named on stderr and in --out's skipped.txt) instead of stopping at the first.",
                            discussion: "Every pair is decoded once before the run to find them (a file cut short after its header too). The validation split is drawn from the pairs left."))
   var skipInvalid = false
@@ -54,6 +55,7 @@ struct TrainCommand: ParsableCommand {
     guard (0..<1).contains(valFraction) else { throw ValidationError("--val-fraction must be in [0, 1)") }
     if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
     if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
+    if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be 1...1024, got \(threads)") }
     if isFile(out) { throw ValidationError("--out \(out) is a file, not a run folder") }
   }
 
@@ -94,6 +96,7 @@ struct TrainCommand: ParsableCommand {
     options.maxSteps = maxSteps
     options.keepCheckpoints = keepCheckpoints
     options.skipInvalid = skipInvalid
+    options.threads = threads
     options.device = try deviceOptions.resolve()
     let summary = try Trainer(config: settings, options: options).run()
     // A run stopped before its first validation (--max-steps, an early Ctrl-C) has no validation Dice to show.
