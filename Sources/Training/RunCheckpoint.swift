@@ -27,6 +27,10 @@ public enum RunCheckpoint {
     /// Wall time of the run up to this save, over all its invocations (the prefix cache included): what a
     /// resumed run's log and `hspsam curves` count training hours from. nil in checkpoints before 2026-12-06.
     public var elapsedSeconds: Double? = nil
+    /// Saved inside an epoch (a signal, `--max-steps`): the sum of that epoch's step losses and their count so far,
+    /// so the resumed run logs the epoch's mean over all its steps, as an uninterrupted run does.
+    public var epochLossSum: Double? = nil
+    public var epochSteps: Int? = nil
   }
 
   public static func save(model: HSPSAM, optimizer: (any Optimizer)?, average: ExponentialMovingAverage? = nil,

@@ -287,10 +287,18 @@ public final class Trainer {
                                           config: config, baseCheckpoint: URL(fileURLWithPath: options.baseCheckpoint).lastPathComponent,
                                           baseCheckpointBytes: baseBytes,
                                           initializedFrom: initial?.path ?? resumeState?.metadata.initializedFrom)
+    /// What `last` holds now (step, epoch, largest trained weight), for the message of a loss that stops being finite.
+    var savedLast: (step: Int, epoch: Int, largestWeight: Double)?
+    if let state = resumeState { savedLast = (state.metadata.step, state.metadata.epoch, try largestWeight(optimizer.parameters)) }
+    func saveLast() throws {
+      try RunCheckpoint.save(model: model, optimizer: optimizer, average: average, metadata: metadata, to: lastPath)
+
+      savedLast = (metadata.step, metadata.epoch, try largestWeight(optimizer.parameters))
+    }
     /// Saves `last` (already saved at an epoch's end: `save` false) and stops with a line saying how to continue.
     func stopOnSignal(save: Bool) throws {
       guard let name = StopRequest.received else { return }
-      if save { try RunCheckpoint.save(model: model, optimizer: optimizer, average: average, metadata: metadata, to: lastPath) }
+      if save { try saveLast() }
       say("")  // ends the progress line
       throw TrainingError("interrupted by \(name) at step \(step): \(lastPath) holds the run, continue with --resume")
     }
@@ -303,16 +311,21 @@ public final class Trainer {
       var generator = SplitMix64(seed: config.seed &+ UInt64(epoch) &* 1_000_003)
       let order = Self.epochOrder(sizes: trainCaches.map(\.examples.count), offsets: offsets, draws: draws, using: &generator)
       let picks = order.map { (sample: $0, variant: Int.random(in: 0..<config.cachedVariants, using: &generator)) }
-      var epochLoss = 0.0, batches = 0
-      // Resuming inside an epoch: its order is a function of (seed, epoch), so skip the batches already taken.
+      // Resuming inside an epoch: its order is a function of (seed, epoch), so skip the batches already taken, and
+      // go on from the losses of those steps (kept in `last`).
       let alreadyDone = Swift.max(0, step - epoch * stepsPerEpoch)
+      var epochLoss = 0.0, batches = 0
+      if alreadyDone > 0, let state = resumeState, state.metadata.epoch == epoch {
+        (epochLoss, batches) = (state.metadata.epochLossSum ?? 0, state.metadata.epochSteps ?? 0)
+      }
       for (batchIndex, start) in stride(from: 0, to: picks.count, by: config.batchSize).enumerated() {
         if batchIndex < alreadyDone { continue }
         if let maxSteps = options.maxSteps, step >= maxSteps {
           metadata.epoch = epoch
           metadata.step = step
           metadata.elapsedSeconds = elapsed()
-          try RunCheckpoint.save(model: model, optimizer: optimizer, average: average, metadata: metadata, to: lastPath)
+          (metadata.epochLossSum, metadata.epochSteps) = (epochLoss, batches)
+          try saveLast()
           break epochs
         }
         let chunk = Array(picks[start..<Swift.min(start + config.batchSize, picks.count)])
@@ -323,7 +336,7 @@ public final class Trainer {
         let loss = try config.trainingLoss(logits: logits, levelLogits: levelLogits, target: masks)
         let value = try loss.item()
         guard value.isFinite else {
-          throw TrainingError("loss became \(value) at epoch \(epoch + 1), step \(step + 1): stopped; \(lastPath) keeps the last good state")
+          throw Self.nonFiniteLoss(value, epoch: epoch + 1, step: step + 1, last: lastPath, saved: savedLast, config: config)
         }
         try loss.backward()
         try clipGradNorm(optimizer.parameters.map(\.tensor), maxNorm: config.gradientClip)
@@ -342,12 +355,14 @@ public final class Trainer {
           metadata.epoch = epoch
           metadata.step = step
           metadata.elapsedSeconds = elapsed()
+          (metadata.epochLossSum, metadata.epochSteps) = (epochLoss, batches)
           try stopOnSignal(save: true)
         }
       }
       metadata.epoch = epoch + 1
       metadata.step = step
       metadata.elapsedSeconds = elapsed()
+      (metadata.epochLossSum, metadata.epochSteps) = (nil, nil)
       var validationDice: Double?
       var perDataset: [String: Double] = [:]
       if !validationCaches.isEmpty, (epoch + 1) % config.validateEvery == 0 || epoch + 1 == config.epochs {
@@ -378,14 +393,16 @@ public final class Trainer {
       } else {
         metadata.validationDice = nil
       }
-      try RunCheckpoint.save(model: model, optimizer: optimizer, average: average, metadata: metadata, to: lastPath)
+      try saveLast()
+      // The rate of the epoch's last step: a run resumed at the end of an epoch takes no step in it before logging.
+      let epochLearningRate = schedule.learningRate(atStep: Swift.max(step - 1, 0))
       var line: [String: Any] = ["epoch": epoch + 1, "step": step, "loss": epochLoss / Double(Swift.max(batches, 1)),
-                                 "lr": optimizer.learningRate, "seconds": Date().timeIntervalSince(started),
+                                 "lr": epochLearningRate, "seconds": Date().timeIntervalSince(started),
                                  "elapsed": elapsed()]
       if let validationDice { line["validationDice"] = validationDice }
       if perDataset.count > 1 { for (name, dice) in perDataset { line["validationDice.\(name)"] = dice } }
       log.write(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) + Data("\n".utf8))
-      history.append(.init(epoch: epoch + 1, loss: epochLoss / Double(Swift.max(batches, 1)), learningRate: optimizer.learningRate,
+      history.append(.init(epoch: epoch + 1, loss: epochLoss / Double(Swift.max(batches, 1)), learningRate: epochLearningRate,
                            validationDice: validationDice))
       let plot = ProgressPlot.render(history)
       try ImageIO.writePNG(plot.rgb, width: plot.width, height: plot.height, channels: 3,
@@ -405,6 +422,25 @@ public final class Trainer {
     return Summary(steps: step, epochs: metadata.epoch, bestValidationDice: bestDice, seconds: Date().timeIntervalSince(started),
                    cacheSeconds: cacheSeconds, imagesPerSecond: Double(meter.done) / Swift.max(trainSeconds, 1e-9),
                    storedCopies: stored)
+  }
+
+  /// The line for a loss that is no longer finite: whether `last` holds an earlier state, from which step, whether
+  /// its weights still look trainable, and what to change (a resume keeps the configuration, so a new run is needed).
+  static func nonFiniteLoss(_ value: Double, epoch: Int, step: Int, last: String,
+                            saved: (step: Int, epoch: Int, largestWeight: Double)?, config: TrainingConfig) -> TrainingError {
+    let what = "loss became \(value) at epoch \(epoch), step \(step): stopped"
+    let change = String(format: "learningRate (now %g) or gradientClip (now %g)", config.learningRate, config.gradientClip)
+    guard let saved else {
+      return TrainingError("\(what); nothing was saved (the first \(last) is written at the end of epoch 1): start again with a lower \(change)")
+    }
+    let from = "\(last) holds step \(saved.step) (epoch \(saved.epoch))"
+    if !saved.largestWeight.isFinite || saved.largestWeight > 1e4 {
+      return TrainingError(String(format: "%@; %@, but its largest trained weight is %.1e, so it would diverge again: start again " +
+                                  "with a lower %@", what, from, saved.largestWeight, change))
+    }
+    return TrainingError("\(what); \(from): start a new run from it with a lower \(change) (--resume keeps the configuration), " +
+                         "e.g. hspsam train --init \(last) with this run's data and --config files plus --config '{\"learningRate\": " +
+                         "\(config.learningRate / 2)}'")
   }
 
   /// One epoch's sample order over the union of datasets: dataset d contributes `draws[d]` of its `sizes[d]`
@@ -468,4 +504,9 @@ func readHistory(_ log: URL) -> [ProgressPlot.Point] {
     else { return nil }
     return ProgressPlot.Point(epoch: epoch, loss: loss, learningRate: lr, validationDice: object["validationDice"] as? Double)
   }
+}
+
+/// The largest absolute value among trained tensors: how far a state has drifted before a loss turned non-finite.
+func largestWeight(_ parameters: [(name: String, tensor: Tensor)]) throws -> Double {
+  try Torch.withNoGrad { try parameters.map { try $0.tensor.abs().max().item() }.max() ?? 0 }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Models
 import Tensor
 import TestSupport
-import Training
+@testable import Training
 import XCTest
 
 /// Training runs on generated images with the real LiteMedSAM base (from set-up), kept to a few steps.
@@ -74,8 +74,21 @@ final class TrainerTests: XCTestCase {
     let cached = try FileManager.default.subpathsOfDirectory(atPath: folder.appendingPathComponent("cache").path)
       .filter { $0.hasSuffix(".safetensors") }
     XCTAssertEqual(cached.count, 5, "4 training + 1 validation prefixes persisted once, reused by the later runs")
-    let lines = try String(contentsOf: folder.appendingPathComponent("split/log.jsonl"), encoding: .utf8)
-    XCTAssertTrue(lines.contains("\"epoch\":1"), lines)
+    // The log of the resumed run equals the uninterrupted one's but for the clock (epoch 1's loss is the mean over
+    // its two steps, one taken before the interruption).
+    func logLines(_ run: String) throws -> [[String: Double]] {
+      try String(contentsOf: folder.appendingPathComponent("\(run)/log.jsonl"), encoding: .utf8).split(separator: "\n").map {
+        var line = try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Double])
+        for clock in ["seconds", "elapsed"] { XCTAssertNotNil(line.removeValue(forKey: clock), clock) }
+        return line
+      }
+    }
+    let (split, straight) = (try logLines("split"), try logLines("straight"))
+    XCTAssertEqual(split.count, 1)
+    XCTAssertEqual(split.map { $0.keys.sorted() }, straight.map { $0.keys.sorted() })
+    for (a, b) in zip(split, straight) {
+      for (key, value) in b { XCTAssertEqual(try XCTUnwrap(a[key]), value, accuracy: 1e-6 * Swift.max(1, Swift.abs(value)), key) }
+    }
     XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("split/config.json").path))
     let plot = try ImageIO.read(folder.appendingPathComponent("split/progress.png").path)
     XCTAssertEqual([plot.width, plot.height, plot.channels], [720, 600, 3], "progress.png: three panels")
@@ -111,6 +124,20 @@ final class TrainerTests: XCTestCase {
     XCTAssertEqual(best.metadata.step, 2)
     let name = "fusion_decoder.mask_tokens.weight"
     XCTAssertGreaterThan(try (XCTUnwrap(best.model[name]) - XCTUnwrap(a.model[name])).abs().max().item(), 0)
+  }
+
+  /// A loss that is no longer finite says whether `last` holds anything, from which step, and what to change.
+  func testNonFiniteLossMessagesSayWhatWasKept() throws {
+    let last = "run/last.safetensors"
+    XCTAssertEqual(Trainer.nonFiniteLoss(.nan, epoch: 1, step: 7, last: last, saved: nil, config: config).message,
+                   "loss became nan at epoch 1, step 7: stopped; nothing was saved (the first run/last.safetensors is written at " +
+                   "the end of epoch 1): start again with a lower learningRate (now 0.0005) or gradientClip (now 1)")
+    let diverged = Trainer.nonFiniteLoss(.infinity, epoch: 3, step: 300, last: last, saved: (248, 2, 2.1e30), config: config).message
+    XCTAssertTrue(diverged.contains("run/last.safetensors holds step 248 (epoch 2), but its largest trained weight is 2.1e+30, " +
+                                    "so it would diverge again: start again"), diverged)
+    let kept = Trainer.nonFiniteLoss(.nan, epoch: 3, step: 300, last: last, saved: (248, 2, 3.5), config: config).message
+    XCTAssertTrue(kept.contains("holds step 248 (epoch 2): start a new run from it with a lower learningRate"), kept)
+    XCTAssertTrue(kept.contains(#"--config '{"learningRate": 0.00025}'"#), kept)
   }
 
   /// Copies past the memory budget are read from their files for each batch: with a budget of 0 bytes every copy
