@@ -53,7 +53,7 @@ final class PrefixCache {
 
   init(model: HSPSAM, dataset: SegmentationDataset, transform: SampleTransform, variants: Int, seed: UInt64,
        batchSize: Int, folder: URL?, key: String, augmentedKey: String, budget: PrefixMemoryBudget,
-       progress: (Int, Int) -> Void) throws {
+       progress: (Int, Int) throws -> Void) throws {
     let plain = SampleTransform(size: transform.size, geometry: transform.geometry, normalization: transform.normalization)
     let total = dataset.samples.count * variants
     var done = 0
@@ -81,7 +81,7 @@ final class PrefixCache {
           missing.append(i)
         }
       }
-      progress(done, total)
+      try progress(done, total)
       guard !missing.isEmpty else { continue }
       let loader = DataLoader(dataset: dataset.subset(missing.map { dataset.samples[$0] }),
                               transform: variant == 0 ? plain : transform, batchSize: batchSize, shuffle: false,
@@ -104,7 +104,7 @@ final class PrefixCache {
           position += 1
         }
         done += batch.samples.count
-        progress(done, total)
+        try progress(done, total)
       }
     }
     examples = slots.map { $0.map { $0! } }

@@ -194,6 +194,18 @@ public final class Trainer {
 
     let transform = SampleTransform(size: config.inputSize, geometry: config.resize, normalization: config.inputNormalization,
                                     augmentation: config.augmentation)
+    // Ctrl-C or SIGTERM from here on: during the prefix cache it stops after the batch under way (every copy
+    // computed so far is already in its file, so running the same command again goes on from there); during
+    // training after the step under way, with `last` saved.
+    let stopRequest = StopRequest()
+    defer { stopRequest.restore() }
+    func stopDuringCache(done: Int, total: Int) throws {
+      guard let name = StopRequest.received else { return }
+      say("")
+      let kept = options.cacheFolder.map { "the \(done) of \(total) copies computed so far are kept under \($0.path), so the same command goes on from them" }
+        ?? "nothing is kept (no cache folder)"
+      throw TrainingError("interrupted by \(name) during the prefix cache: \(kept)")
+    }
     let cacheStart = Date()
     // Everything the cached prefix depends on: the base weights, where the adapted blocks start, the input transform.
     let keyEncoder = JSONEncoder()
@@ -223,11 +235,12 @@ public final class Trainer {
         // Copies read from disk arrive in one jump; the rate and ETA count the computed ones (one batch a call).
         if let last = meter?.done, done - last <= cacheBatch { meter!.update(done: done) } else { meter = ProgressMeter(total: total, done: done) }
         if !self.options.quiet { FileHandle.standardError.write(Data("\r  prefix \(meter!.line())   ".utf8)) }
+        try stopDuringCache(done: done, total: total)
       })
       if !part.validation.samples.isEmpty {
         validationCaches.append((part.name, try PrefixCache(
           model: model, dataset: part.validation, transform: transform, variants: 1, seed: config.seed, batchSize: cacheBatch,
-          folder: options.cacheFolder, key: plainKey, augmentedKey: augmentedKey, budget: memoryBudget) { _, _ in },
+          folder: options.cacheFolder, key: plainKey, augmentedKey: augmentedKey, budget: memoryBudget, progress: stopDuringCache),
           part.validation.samples.count))
       }
       say("")
@@ -281,8 +294,6 @@ public final class Trainer {
     defer { try? log.close() }
     try log.seekToEnd()
 
-    let stopRequest = StopRequest()
-    defer { stopRequest.restore() }
     var metadata = RunCheckpoint.Metadata(epoch: firstEpoch, step: step, bestValidationDice: bestDice, validationDice: nil,
                                           config: config, baseCheckpoint: URL(fileURLWithPath: options.baseCheckpoint).lastPathComponent,
                                           baseCheckpointBytes: baseBytes,

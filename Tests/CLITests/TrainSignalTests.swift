@@ -39,6 +39,36 @@ final class TrainSignalTests: XCTestCase {
   }
 }
 
+/// Ctrl-C during the prefix cache, in a run started with SIGINT ignored (as a shell starts a background job):
+/// the run stops after the batch under way with one line saying how many copies are kept and that the same command
+/// goes on from them; running it again computes only the rest.
+final class CacheSignalTests: XCTestCase {
+  func testSIGINTDuringThePrefixCacheKeepsTheCopiesDone() throws {
+    _ = try Fixtures.requireLiteMedSAMWeights()
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let data = folder.appendingPathComponent("data")
+    try writeGeneratedDataset(at: data, count: 12, prefix: "c")
+    let cacheFolder = folder.appendingPathComponent("cache")
+    let arguments = ["train", "--config", #"{"batchSize": 2, "cachedVariants": 2, "model": {"promptsPerLevel": 1}}"#,
+                     "--data", data.path, "--out", folder.appendingPathComponent("run").path, "--max-steps", "1",
+                     "--val-fraction", "0.2"]
+    let quoted = arguments.map { "'" + $0 + "'" }.joined(separator: " ")
+    let stopped = try runAndSignal(["-c", "trap '' INT; exec '\(hspsamExecutable.path)' \(quoted)"], after: "prefix 8/",
+                                   environment: ["HSPSAM_CACHE": cacheFolder.path], signal: SIGINT, executable: URL(fileURLWithPath: "/bin/sh"))
+    XCTAssertEqual(stopped.reason, .exit, stopped.stderr)
+    XCTAssertNotEqual(stopped.status, 0, stopped.stderr)
+    let lastLine = stopped.stderr.split(separator: "\n").last.map(String.init) ?? ""
+    let kept = try XCTUnwrap(lastLine.firstMatch(of: /interrupted by SIGINT during the prefix cache: the (\d+) of 20 copies computed so far are kept under .*, so the same command goes on from them/),
+                             lastLine).1
+    let files = try FileManager.default.subpathsOfDirectory(atPath: cacheFolder.path).filter { $0.hasSuffix(".safetensors") }
+    XCTAssertEqual(files.count, Int(kept), "every copy counted is in its file")
+    XCTAssertLessThan(files.count, 20, "stopped before the end")
+    let again = try runHSPSAM(arguments, environment: ["HSPSAM_CACHE": cacheFolder.path])
+    XCTAssertEqual(again.status, 0, again.stderr)
+  }
+}
+
 /// `hspsam evaluate` and `predict` stopped by SIGTERM (or Ctrl-C) part-way: each finishes the image under way and
 /// exits non-zero with one line saying how far it got.
 final class EvaluatePredictSignalTests: XCTestCase {
@@ -89,12 +119,13 @@ final class EvaluatePredictSignalTests: XCTestCase {
   }
 }
 
-/// Runs hspsam, sends SIGTERM once `marker` is on its stderr, and returns how it ended.
-func runAndSignal(_ arguments: [String], after marker: String, environment: [String: String] = [:]) throws
+/// Runs hspsam (or `executable`), sends `signal` once `marker` is on its stderr, and returns how it ended.
+func runAndSignal(_ arguments: [String], after marker: String, environment: [String: String] = [:], signal: Int32 = SIGTERM,
+                  executable: URL = hspsamExecutable) throws
   -> (status: Int32, reason: Process.TerminationReason, stdout: String, stderr: String)
 {
   let process = Process()
-  process.executableURL = hspsamExecutable
+  process.executableURL = executable
   process.arguments = arguments
   process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
   let out = Pipe(), err = Pipe()
@@ -107,7 +138,7 @@ func runAndSignal(_ arguments: [String], after marker: String, environment: [Str
     if chunk.isEmpty { break }  // ended before the marker: the caller's assertions say how
     stderr.append(chunk)
   }
-  process.terminate()
+  kill(process.processIdentifier, signal)
   stderr.append(err.fileHandleForReading.readDataToEndOfFile())
   let stdout = out.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
