@@ -77,8 +77,7 @@ public enum Safetensors {
 /// Writes `data` to a temporary sibling and renames it over `path` (atomic on one file system).
 public func writeAtomically(_ data: Data, to path: String) throws {
   let url = URL(fileURLWithPath: path)
-  let temporary = url.deletingLastPathComponent()
-    .appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
+  let temporary = TemporaryFiles.sibling(of: url)
   do {
     try data.write(to: temporary)
     // rename(2) replaces the target atomically: readers see the old file or the new one, never a mix.

@@ -184,6 +184,8 @@ public final class Trainer {
     } catch {
       throw TrainingError("--out \(options.output): cannot make the run folder (\((error as? CocoaError)?.reason ?? error.localizedDescription))")
     }
+    // A run killed during a checkpoint write (kill -9) left its hidden temporary behind: cleared here.
+    for name in TemporaryFiles.removeStale(in: out) { say("removed \(name), left by an interrupted write") }
     try writeAtomically(try config.json(), to: configPath)
     // The pairs left out change the validation split: the run folder lists them (empty: none), rewritten by each
     // --skip-invalid start, so a resumed run whose files were mended since does not keep a stale list.

@@ -202,6 +202,28 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertTrue(result.stdout.hasPrefix("2 masks in \(output)"), result.stdout)
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: output).sorted(), ["g0.png", "g1.png"])
     XCTAssertEqual(try ImageIO.read(output + "/g1.png").width, 40)
+    // Nothing readable: no mask, and no empty --output folder left behind (an existing folder stays).
+    let none = folder.appendingPathComponent("none").path
+    let failed = try runHSPSAM(["predict", garbage, truncated, "--output", none])
+    XCTAssertEqual(failed.status, 1, failed.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: none), "the folder predict made for nothing is removed")
+    let existing = folder.appendingPathComponent("existing").path
+    try FileManager.default.createDirectory(atPath: existing, withIntermediateDirectories: false)
+    XCTAssertEqual(try runHSPSAM(["predict", garbage, "--output", existing]).status, 1)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: existing), "a folder that existed before is the user's")
+  }
+
+  /// A checkpoint write killed half-way (kill -9) leaves its hidden temporary; the next run in that folder removes
+  /// it and says so, and a temporary of a process still running is left alone.
+  func testStaleTemporariesAreRemoved() throws {
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let stale = folder.appendingPathComponent(".last.safetensors.tmp-999999999")
+    let live = folder.appendingPathComponent(".best.safetensors.tmp-\(getpid())")
+    for file in [stale, live] { try Data(count: 1000).write(to: file) }
+    XCTAssertEqual(TemporaryFiles.removeStale(in: folder), [".last.safetensors.tmp-999999999"])
+    XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path))
+    XCTAssertTrue(FileManager.default.fileExists(atPath: live.path), "this process is alive")
   }
 
   /// `train --skip-invalid`: a pair that is not an image (found by the header check) and one whose mask is cut short

@@ -91,7 +91,7 @@ public enum ImageIO {
       throw ImageIOError(path: path, reason: "pixel count \(bytes.count) does not match \(width)x\(height)x\(channels)")
     }
     let url = URL(fileURLWithPath: path)
-    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+    let temporary = TemporaryFiles.sibling(of: url)
     var message = [CChar](repeating: 0, count: messageSize)
     let status = ic_encode_png(temporary.path, bytes, Int32(width), Int32(height), Int32(channels), &message, message.count)
     guard status == 0 else {

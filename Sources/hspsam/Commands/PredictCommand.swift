@@ -43,7 +43,14 @@ struct PredictCommand: ParsableCommand {
     }
     guard !files.isEmpty else { throw CommandError("no images in \(inputs.joined(separator: ", "))") }
     try Self.checkOutputs(of: files, in: output, overlay: overlay, prob: prob)
+    // A folder this run makes is removed again if nothing ends up in it (every image unreadable, an early error).
+    let madeOutput = !FileManager.default.fileExists(atPath: output)
     try createFolder(output, option: "--output")
+    defer {
+      if madeOutput, (try? FileManager.default.contentsOfDirectory(atPath: output))?.isEmpty == true {
+        try? FileManager.default.removeItem(atPath: output)
+      }
+    }
     let predictor = try PromptFreePredictor(checkpoint: checkpoint, baseCheckpoint: baseCheckpoint ?? Paths.liteMedSAMWeights, device: device)
     predictor.testTimeAugmentation = testTime.augmentation
     let binary = predictor.metadata.config.model.numClasses == 1
