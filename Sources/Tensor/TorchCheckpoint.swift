@@ -18,16 +18,35 @@ public typealias CheckpointError = FileError
 /// storage): plain dicts, OrderedDicts with `_metadata`, nested dicts (`{"model": ...}`), float32/16/bf16 and
 /// integer tensors, non-contiguous views and tensors that share a storage (they share it here too).
 public enum TorchCheckpoint {
+  /// Names what `path` is when it cannot be a `torch.save` file: missing, a folder, or not a zip archive.
+  static func checkIsZipFile(_ path: String) throws {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CheckpointError(path: path, reason: "no such file") }
+    guard !isDirectory.boolValue else {
+      throw CheckpointError(path: path, reason: "a folder, not a checkpoint file (expected a .pth/.pt file written by torch.save)")
+    }
+    let head = (FileHandle(forReadingAtPath: path).flatMap { try? $0.read(upToCount: 4) }) ?? Data()
+    guard head.starts(with: [0x50, 0x4B, 0x03, 0x04]) else {
+      let kind = head.isEmpty ? "an empty file" : head.starts(with: [0x80]) ? "a legacy (pre-1.6) torch.save pickle, which is not read" : "not a zip archive"
+      throw CheckpointError(path: path, reason: "\(kind): expected a PyTorch checkpoint (the zip archive torch.save writes)")
+    }
+  }
+
   /// The whole pickled object, with tensors materialised.
   public static func loadObject(path: String) throws -> PickleValue {
-    guard FileManager.default.fileExists(atPath: path) else { throw CheckpointError(path: path, reason: "no such file") }
+    try checkIsZipFile(path)
     var archive: hst_archive? = nil
     guard hst_archive_open(path, &archive) == 0, let archive else {
-      // libtorch's reader appends a paragraph of advice ("This is an internal miniz error. ..."): the first
-      // sentence names the fault.
-      let firstLine = takeError().split(separator: "\n").first.map(String.init) ?? "unreadable"
-      let message = firstLine.components(separatedBy: ". ").first ?? firstLine
-      throw CheckpointError(path: path, reason: "not a readable PyTorch zip checkpoint (\(message))")
+      // A zip archive libtorch refuses: its reader's text is an assertion ("[enforce fail at inline_container.cc]")
+      // or a first sentence followed by a paragraph of advice; say what the file is instead, with that sentence.
+      let firstLine = takeError().split(separator: "\n").first.map(String.init) ?? ""
+      let sentence = (firstLine.components(separatedBy: ". ").first ?? firstLine).trimmingCharacters(in: .whitespaces)
+      if sentence.contains("failed reading zip archive") {
+        throw CheckpointError(path: path, reason: "a damaged or truncated zip archive, not a readable PyTorch checkpoint (\(sentence))")
+      }
+      let detail = sentence.isEmpty || sentence.hasPrefix("[enforce fail") ? "" : " (\(sentence))"
+      throw CheckpointError(path: path, reason: "a zip archive, but not a PyTorch checkpoint: torch.save writes one folder " +
+                            "holding data.pkl and its tensor records\(detail)")
     }
     defer { hst_archive_free(archive) }
 

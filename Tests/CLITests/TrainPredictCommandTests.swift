@@ -138,7 +138,7 @@ final class TrainPredictCommandTests: XCTestCase {
     let badBase = try runHSPSAM(["train", "--data", data.path, "--out", folder.appendingPathComponent("r3").path,
                                  "--base-checkpoint", notWeights], environment: cache)
     XCTAssertNotEqual(badBase.status, 0)
-    XCTAssertTrue(badBase.stderr.hasPrefix("Error: \(notWeights): not a readable PyTorch zip checkpoint"), badBase.stderr)
+    XCTAssertTrue(badBase.stderr.hasPrefix("Error: \(notWeights): not a zip archive: expected a PyTorch checkpoint"), badBase.stderr)
     XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("r3").path), "nothing written")
     let underFile = try runHSPSAM(["train", "--config", config.path, "--data", data.path, "--out", notWeights + "/run"],
                                   environment: cache)

@@ -63,13 +63,25 @@ final class CheckpointTests: XCTestCase {
     let truncated = dir.appendingPathComponent("truncated.pt").path
     try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: truncated))
     XCTAssertThrowsError(try TorchCheckpoint.loadTensors(path: truncated)) { error in
-      XCTAssertTrue(error.localizedDescription.hasPrefix(truncated), "names the file: \(error.localizedDescription)")
+      XCTAssertEqual(error.localizedDescription, "\(truncated): a damaged or truncated zip archive, not a readable PyTorch "
+                     + "checkpoint (PytorchStreamReader failed reading zip archive: failed finding central directory)",
+                     "one line, without libtorch's advice")
     }
     let garbage = dir.appendingPathComponent("garbage.pth").path
     try Data("not a checkpoint at all".utf8).write(to: URL(fileURLWithPath: garbage))
     XCTAssertThrowsError(try TorchCheckpoint.loadTensors(path: garbage)) { error in
-      XCTAssertEqual(error.localizedDescription, "\(garbage): not a readable PyTorch zip checkpoint (PytorchStreamReader "
-                     + "failed reading zip archive: failed finding central directory)", "one line, without libtorch's advice")
+      XCTAssertEqual(error.localizedDescription, "\(garbage): not a zip archive: expected a PyTorch checkpoint (the zip archive torch.save writes)")
+    }
+    XCTAssertThrowsError(try TorchCheckpoint.loadTensors(path: dir.path)) { error in
+      XCTAssertEqual(error.localizedDescription, "\(dir.path): a folder, not a checkpoint file (expected a .pth/.pt file written by torch.save)")
+    }
+    // A zip of a text file (what unzip, not torch.save, makes): libtorch's reader would say "[enforce fail at ...]".
+    let plainZip = dir.appendingPathComponent("plain.pth")
+    try Data(base64Encoded: "UEsDBBQAAAAAAAcrhl16em/tAwAAAAMAAAAFAAAAYS50eHRoaQpQSwECFAMUAAAAAAAHK4Zdenpv7QMAAAADAAAABQAAAAAAAAAAAAAAgAEAAAAAYS50eHRQSwUGAAAAAAEAAQAzAAAAJgAAAAAA")!
+      .write(to: plainZip)
+    XCTAssertThrowsError(try TorchCheckpoint.loadTensors(path: plainZip.path)) { error in
+      XCTAssertEqual(error.localizedDescription, "\(plainZip.path): a zip archive, but not a PyTorch checkpoint: torch.save writes one "
+                     + "folder holding data.pkl and its tensor records")
     }
     XCTAssertThrowsError(try TorchCheckpoint.loadTensors(path: dir.appendingPathComponent("missing.pth").path)) { error in
       XCTAssertTrue(error.localizedDescription.contains("no such file"))
