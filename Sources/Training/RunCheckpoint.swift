@@ -8,6 +8,8 @@ import Tensor
 public enum RunCheckpoint {
   public static let modelPrefix = "model."
   public static let optimizerPrefix = "optimizer."
+  /// An 8-bit export's per-row scales: `scale.<parameter>` beside its `model.<parameter>` (uint8, zero point 128).
+  public static let scalePrefix = "scale."
   /// The weight average (`emaDecay`) travels with the optimiser state: `optimizer.ema.<parameter>`.
   public static let averagePrefix = "ema."
 
@@ -48,13 +50,52 @@ public enum RunCheckpoint {
     try Safetensors.write(tensors, metadata: extra.merging(["hspsam": json, "format": "hspsam-run-1"]) { $1 }, to: path)
   }
 
-  /// Writes a shippable copy of a checkpoint: trained tensors only (no optimiser state), optionally float16
-  /// (restoring converts back to float32), same metadata. Refuses to overwrite an existing file.
-  public static func export(from source: String, to target: String, half: Bool) throws {
+  /// How an export stores the trained tensors.
+  public enum Precision: String, Sendable {
+    case float32, float16
+    /// Matrices and convolution kernels of 4,096 elements or more as 8 bits per element with one float32 scale per
+    /// output row (symmetric, round to nearest: w ~ (q - 128) * scale, scale = max |row| / 127); the rest float16.
+    case int8
+  }
+
+  /// Writes a shippable copy of a checkpoint: trained tensors only (no optimiser state), in `precision` (restoring
+  /// converts back to float32), same metadata. Refuses to overwrite an existing file.
+  public static func export(from source: String, to target: String, precision: Precision) throws {
     guard !FileManager.default.fileExists(atPath: target) else { throw TrainingError("\(target) exists: not overwritten") }
     let (metadata, model, _) = try read(source)
-    let tensors = try model.sorted { $0.key < $1.key }.map { (modelPrefix + $0.key, half ? try $0.value.to(.float16) : $0.value) }
-    try write(tensors, metadata: metadata, extra: ["exportedFrom": URL(fileURLWithPath: source).lastPathComponent], to: target)
+    var tensors: [(name: String, tensor: Tensor)] = []
+    for (name, value) in model.sorted(by: { $0.key < $1.key }) {
+      switch precision {
+      case .float32: tensors.append((modelPrefix + name, value))
+      case .float16: tensors.append((modelPrefix + name, try value.to(.float16)))
+      case .int8:
+        if value.rank >= 2, value.count >= 4096 {
+          let (codes, scales) = try quantizeRows(value.to(.float32))
+          tensors += [(modelPrefix + name, codes), (scalePrefix + name, scales)]
+        } else {
+          tensors.append((modelPrefix + name, try value.to(.float16)))
+        }
+      }
+    }
+    try write(tensors, metadata: metadata, extra: ["exportedFrom": URL(fileURLWithPath: source).lastPathComponent,
+                                                   "precision": precision.rawValue], to: target)
+  }
+
+  /// Per-row symmetric 8-bit codes (uint8, zero point 128) and their float32 scales.
+  static func quantizeRows(_ weight: Tensor) throws -> (codes: Tensor, scales: Tensor) {
+    try Torch.withNoGrad {
+      let rows = try weight.reshape([weight.size(0), -1])
+      // An all-zero row keeps scale 1/127 (its codes are all 128), never 0.
+      let scales = try rows.abs().max(dims: [1], keepDim: true).clamp(min: 1e-30) / 127
+      let codes = try ((rows / scales).round() + 128).clamp(min: 1, max: 255).to(.uint8).reshape(weight.shape)
+      return (codes, try scales.reshape([weight.size(0)]))
+    }
+  }
+
+  /// The float32 weights of 8-bit codes and their per-row scales.
+  static func dequantizeRows(_ codes: Tensor, scales: Tensor) throws -> Tensor {
+    let rows = try (codes.to(.float32) - 128).reshape([codes.size(0), -1]) * scales.to(.float32).unsqueeze(1)
+    return try rows.reshape(codes.shape)
   }
 
   /// Writes the element-wise mean of several checkpoints' trained tensors (a uniform "model soup", Wortsman et al.,
@@ -102,10 +143,17 @@ public enum RunCheckpoint {
     guard let text = raw["hspsam"], let metadata = try? JSONDecoder().decode(Metadata.self, from: Data(text.utf8)) else {
       throw TrainingError("\(path): not an hspsam run checkpoint (no hspsam metadata)")
     }
-    var model: [String: Tensor] = [:], optimizer: [String: Tensor] = [:]
+    var model: [String: Tensor] = [:], optimizer: [String: Tensor] = [:], scales: [String: Tensor] = [:]
     for (name, tensor) in tensors {
       if name.hasPrefix(modelPrefix) { model[String(name.dropFirst(modelPrefix.count))] = tensor }
       if name.hasPrefix(optimizerPrefix) { optimizer[String(name.dropFirst(optimizerPrefix.count))] = tensor }
+      if name.hasPrefix(scalePrefix) { scales[String(name.dropFirst(scalePrefix.count))] = tensor }
+    }
+    for (name, scale) in scales {  // an 8-bit export: back to float32
+      guard let codes = model[name], codes.dtype == .uint8, scale.rank == 1, scale.size(0) == codes.size(0) else {
+        throw TrainingError("\(path): scale.\(name) does not match an 8-bit model.\(name)")
+      }
+      model[name] = try dequantizeRows(codes, scales: scale)
     }
     return (metadata, model, optimizer)
   }

@@ -95,6 +95,13 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertEqual(viaExport.status, 0, viaExport.stderr)
     let full = try ImageIO.read(output + "/s0.jpg.png").samples, half = try ImageIO.read(folder.appendingPathComponent("pred-export/s0.jpg.png").path).samples
     XCTAssertLessThanOrEqual(zip(full, half).filter { $0 != $1 }.count, 12, "float16 weights change at most a few mask pixels of 1200")
+    let eightBit = folder.appendingPathComponent("int8.safetensors").path
+    let export8 = try runHSPSAM(["export", "--checkpoint", run, "--output", eightBit, "--int8"])
+    XCTAssertEqual(export8.status, 0, export8.stderr)
+    XCTAssertTrue(export8.stdout.contains("(int8)"), export8.stdout)
+    let via8 = try runHSPSAM(["predict", "--checkpoint", eightBit, data.appendingPathComponent("images/s0.jpg.png").path,
+                              "--output", folder.appendingPathComponent("pred-int8").path])
+    XCTAssertEqual(via8.status, 0, via8.stderr)
 
     // average: the run and its fine-tune (one model) make one checkpoint that predicts; the shipped model (4 prompts
     // per level, not 1) is refused naming it, and nothing is written.

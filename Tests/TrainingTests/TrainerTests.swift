@@ -126,6 +126,31 @@ final class TrainerTests: XCTestCase {
     XCTAssertGreaterThan(try (XCTUnwrap(best.model[name]) - XCTUnwrap(a.model[name])).abs().max().item(), 0)
   }
 
+  /// An 8-bit export: matrices and kernels of 4,096+ elements as uint8 codes with a float32 scale per row (read back
+  /// within half a step of each row's scale), the rest float16; under 30 % of the float32 file.
+  func testInt8ExportReadsBackWithinHalfAStep() throws {
+    _ = try Trainer(config: config, options: options("run", maxSteps: 1)).run()
+    let last = folder.appendingPathComponent("run/last.safetensors").path
+    let (paths, precisions): ([String], [RunCheckpoint.Precision]) = (["f32", "int8"].map { folder.appendingPathComponent("\($0).safetensors").path }, [.float32, .int8])
+    for (path, precision) in zip(paths, precisions) { try RunCheckpoint.export(from: last, to: path, precision: precision) }
+    let exact = try RunCheckpoint.read(paths[0]).model
+    let eight = try RunCheckpoint.read(paths[1])
+    XCTAssertEqual(Set(eight.model.keys), Set(exact.keys))
+    let raw = try Safetensors.read(path: paths[1]).tensors
+    let codes = Dictionary(uniqueKeysWithValues: raw.map { ($0.name, $0.tensor.dtype) })
+    XCTAssertEqual(codes["model.fusion_decoder.blocks.0.layers.0.mlp.lin1.weight"], .uint8)
+    XCTAssertEqual(codes["scale.fusion_decoder.blocks.0.layers.0.mlp.lin1.weight"], .float32)
+    XCTAssertEqual(codes["model.fusion_decoder.blocks.0.layers.0.mlp.lin1.bias"], .float16, "1-D tensors stay float16")
+    for (name, value) in exact where value.rank >= 2 && value.count >= 4096 {
+      let rows = try value.reshape([value.size(0), -1])
+      let step = try rows.abs().max(dims: [1], keepDim: true) / 127
+      let error = try (XCTUnwrap(eight.model[name]).reshape([value.size(0), -1]) - rows).abs()
+      XCTAssertLessThanOrEqual(try (error - step * 0.5001).max().item(), 1e-7, name)
+    }
+    let sizes = try paths.map { try XCTUnwrap(FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) }
+    XCTAssertLessThan(Double(sizes[1]), 0.3 * Double(sizes[0]), "\(sizes)")
+  }
+
   /// A loss that is no longer finite says whether `last` holds anything, from which step, and what to change.
   func testNonFiniteLossMessagesSayWhatWasKept() throws {
     let last = "run/last.safetensors"

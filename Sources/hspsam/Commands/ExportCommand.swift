@@ -6,20 +6,27 @@ import Training
 struct ExportCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "export",
-    abstract: "Copy a run's best checkpoint without optimiser state, in float16 by default (half the size).",
+    abstract: "Copy a run's best checkpoint without optimiser state, in float16 by default (half the size) or 8-bit.",
     discussion: "The copy keeps the configuration and the base checkpoint's identity; predict and evaluate accept it as --checkpoint."
   )
 
   @Option(help: "A training run folder (its best.safetensors) or a checkpoint file.") var checkpoint: String
   @Option(help: "File to write (.safetensors); an existing file is never overwritten.") var output: String
   @Flag(help: "Keep float32 instead of float16.") var float32 = false
+  @Flag(help: "8-bit matrices and kernels with a float32 scale per row, the rest float16 (about half the float16 size).")
+  var int8 = false
+
+  func validate() throws {
+    guard !(float32 && int8) else { throw ValidationError("--float32 and --int8 exclude each other") }
+  }
 
   func run() throws {
     let source = try RunCheckpoint.resolve(checkpoint, option: "--checkpoint")
     guard output.hasSuffix(".safetensors") else { throw ValidationError("--output must end in .safetensors") }
     try checkWritable(output, option: "--output")
-    try RunCheckpoint.export(from: source, to: output, half: !float32)
+    let precision: RunCheckpoint.Precision = float32 ? .float32 : int8 ? .int8 : .float16
+    try RunCheckpoint.export(from: source, to: output, precision: precision)
     let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
-    print(String(format: "%@: %.1f MB (%@)", output, Double(bytes) / 1e6, float32 ? "float32" : "float16"))
+    print(String(format: "%@: %.1f MB (%@)", output, Double(bytes) / 1e6, precision.rawValue))
   }
 }
