@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The PraNet polyp protocol: train hsp on Kvasir-SEG train.txt (900) + CVC-ClinicDB train.txt (550) together, each
 # minus its own seeded 10 % validation split, then report the Kvasir-SEG and CVC-ClinicDB test rows next to the
-# published PraNet and Polyp-PVT numbers (../shared/notes/hsp-sam.md section 6, PraNet-toolbox mDice/mIoU).
+# published PraNet and Polyp-PVT numbers (docs/model.md 7, PraNet-toolbox mDice/mIoU).
 #
 #   bash scripts/pranet.sh [--epochs N] [--config FILE|JSON]... [--init CHECKPOINT] [--out DIR] [--device cuda]
 #                          [--tta | --tta-dihedral] [--box-refine]

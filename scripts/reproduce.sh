@@ -8,7 +8,7 @@
 #                             [--ablation-values "1 2 4 8 16"] [--kvasir-all] [--ship] [--keep-readme-rows]
 #                             [--table-only]
 #
-# Methods (../shared/notes/hsp-sam.md section 4): hsp (T=4), the trained baselines decoder-only, positional and
+# Methods (docs/model.md 5): hsp (T=4), the trained baselines decoder-only, positional and
 # hsp-single (each with the hsp configuration, model section replaced), and the untrained box-oracle and no-prompt;
 # also hsp (T=4) with `--box-refine` (its objects' boxes decoded by the frozen LiteMedSAM; README).
 #

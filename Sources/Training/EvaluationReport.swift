@@ -26,7 +26,7 @@ public enum EvaluationReport {
     }
     // Hand-assembled top level: JSONSerialization cannot order keys, and a reader should meet the means first.
     let text = "{\n\"means\": \(try encode(means)),\n\"details\": \(try encode(details)),\n\"source\": \(try encode(source)),\n"
-      + "\"metricDefinitions\": \"../shared/notes/evaluation.md (pysodmetrics 1.6.2)\"\n}\n"
+      + "\"metricDefinitions\": \"docs/metrics.md (pysodmetrics 1.6.2)\"\n}\n"
     return Data(text.utf8)
   }
 
@@ -66,7 +66,7 @@ public enum EvaluationReport {
       </style></head>
       <body>
       <h1>\(escape(title))</h1>
-      <p>Source: \(escape(source)). Metrics as in ../shared/notes/evaluation.md (pysodmetrics 1.6.2): mDice/mIoU average
+      <p>Source: \(escape(source)). Metrics as in docs/metrics.md (pysodmetrics 1.6.2): mDice/mIoU average
       over 256 thresholds of the min-max normalised map (PraNet toolbox); Dice@0.5/IoU@0.5 threshold the probability at 0.5.</p>
       <div style="overflow-x: auto">\(metricsTable(rows))</div>
       \(sections.joined(separator: "\n"))

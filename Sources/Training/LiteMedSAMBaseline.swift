@@ -3,7 +3,7 @@ import Foundation
 import Models
 import Tensor
 
-/// The two untrained baselines of ../shared/notes/hsp-sam.md section 4, on the frozen LiteMedSAM with its own
+/// The two untrained baselines of docs/model.md 5, on the frozen LiteMedSAM with its own
 /// pre/post-processing (`SamPredictor`): single-mask output (mask token 0), sigmoid.
 public final class LiteMedSAMBaseline: ForegroundSegmenter {
   public enum Mode: String, CaseIterable, Sendable {

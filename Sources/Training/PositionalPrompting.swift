@@ -3,7 +3,7 @@ import Foundation
 import Models
 import Tensor
 
-/// Prediction of the `positional` baseline (../shared/notes/hsp-sam.md section 4; the self-prompting scheme of
+/// Prediction of the `positional` baseline (docs/model.md 5; the self-prompting scheme of
 /// Wu et al. 2023): the trained pixel classifier's probability map on the 64x64 embedding grid becomes positional
 /// prompts (a box and one positive point per component), which the frozen LiteMedSAM prompt encoder and mask
 /// decoder turn into the mask. Nothing predicted: an empty mask.
@@ -15,7 +15,7 @@ public enum PositionalPrompting {
     public var point: [Double]
   }
 
-  /// At most this many components prompt SAM: the largest, then others covering >= 1 % of the grid (note section 4).
+  /// At most this many components prompt SAM: the largest, then others covering >= 1 % of the grid (docs/model.md 5).
   public static let maximumPrompts = 3
   public static let minimumAreaFraction = 0.01
   /// The foreground logit of an image where nothing is predicted (p ~ 2e-9).

@@ -35,7 +35,7 @@ public final class PrefixMemoryBudget {
 }
 
 /// The frozen, prompt-independent encoder prefix of every training image and augmentation copy, computed once
-/// (batched, no grad) and kept in memory as float16 (note 3.14). Copy 0 of each image is un-augmented.
+/// (batched, no grad) and kept in memory as float16 (docs/training-step.md). Copy 0 of each image is un-augmented.
 /// With a `folder`, each copy is also stored as `<stem>_v<copy>.safetensors` under a key of everything it depends
 /// on (base weights, adapted block, input transform), so later runs and ablations reuse it. The augmented copies'
 /// key (`augmentedKey`) adds the augmentation and seed; copy 0's (`key`) has neither, so runs that differ only in

@@ -4,7 +4,7 @@ import Models
 import NN
 import Tensor
 
-/// Trains HSP-SAM on a folder dataset (note 3.12): frozen prefix cached once, AdamW, linear warm-up then polynomial
+/// Trains HSP-SAM on a folder dataset (docs/model.md 4): frozen prefix cached once, AdamW, linear warm-up then polynomial
 /// decay, gradient clipping, deep supervision, validation Dice@0.5 every few epochs, `best` and `last` checkpoints,
 /// JSONL log, resumable.
 public final class Trainer {

@@ -4,22 +4,22 @@ import NN
 import Models
 import Tensor
 
-/// Everything a training run depends on, saved as `config.json` in the run folder. Defaults are the note's
-/// LiteMedSAM-on-CPU column (hsp-sam.md 3.12). Unknown keys are rejected so a typo never silently trains the default.
+/// Everything a training run depends on, saved as `config.json` in the run folder. Defaults are our
+/// LiteMedSAM-on-CPU choices (docs/model.md 4). Unknown keys are rejected so a typo never silently trains the default.
 public struct TrainingConfig: Codable, Equatable, Sendable {
   public var model = HSPSAMConfig()
   /// The square model input: 256 for LiteMedSAM; a multiple of 16 up to 1024 for SAM ViT (1024 native; 512 is the
   /// paper code's; positional tables are resized on load as SAMed does).
   public var inputSize = 256
   /// "backbone" (LiteMedSAM: per-image min-max to [0, 1]; SAM: ImageNet mean/std on 0..255), "minmax01" (the
-  /// paper code's choice for SAM too) or "imagenet" (note 3.2).
+  /// paper code's choice for SAM too) or "imagenet" (docs/model.md 6).
   public var normalization = "backbone"
-  /// How an image reaches the square input (note 3.2): "longest-side+pad" (default, native to both backbones;
+  /// How an image reaches the square input (docs/model.md 6): "longest-side+pad" (default, native to both backbones;
   /// predictions are cropped to the content and resized back) or "square" (the paper code's and PraNet's
   /// straight resize, aspect not kept; predictions are resized back).
   public var resize = Geometry.longestSidePad
   /// 4 [choice]: `hspsam bench hsp` measured 1.34 / 1.24 / 1.51 s per image per training step at batch 1 / 4 / 8
-  /// on 2 cores (the note's 8 assumed batching helps; here it does not).
+  /// on 2 cores (batch 8 was assumed to help; here it does not).
   public var batchSize = 4
   public var epochs = 60
   public var learningRate = 5e-4
@@ -29,7 +29,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   public var warmupIters: Int?
   public var weightDecay = 0.1
   /// Weight decay on every trained tensor ([code], true), or not on the abstract prompts and 1-D tensors (norm
-  /// scales and shifts, biases) when false (note 3.11).
+  /// scales and shifts, biases) when false (docs/model.md 4).
   public var decayNormsAndPrompts = true
   public var diceWeight = 0.8
   /// When set, the Dice term of the loss is a Tversky loss on the foreground whose missed pixels weigh this much

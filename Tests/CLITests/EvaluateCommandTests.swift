@@ -8,7 +8,7 @@ final class EvaluateCommandTests: XCTestCase {
   override func setUpWithError() throws { folder = try makeTemporaryFolder() }
   override func tearDown() { try? FileManager.default.removeItem(at: folder) }
 
-  /// Writes the worked example of evaluation.md (images A and B) as PNG files.
+  /// Writes the metrics fixtures' worked example (scripts/fixtures/make_metrics.py) (images A and B) as PNG files.
   func writeWorkedExample(predictionScale: Int = 1) throws -> (pred: String, gt: String) {
     let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("metrics/worked_example.json")))
     let json = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])

@@ -274,7 +274,7 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertTrue(none.stderr.hasSuffix("Error: data: none of its 4 image/mask pairs can be read (reasons above)\n"), none.stderr)
   }
 
-  /// The trained baselines (note section 4) through the same commands: `--config` twice (the second replaces the
+  /// The trained baselines (docs/model.md 5) through the same commands: `--config` twice (the second replaces the
   /// model section), one step, then a prompt-free prediction at the input size.
   func testBaselineArchitecturesTrainAndPredict() throws {
     _ = try Fixtures.requireLiteMedSAMWeights()

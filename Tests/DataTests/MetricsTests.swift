@@ -4,7 +4,7 @@ import TestSupport
 import XCTest
 
 /// Metrics against pysodmetrics 1.6.2 through ../shared/tools/metrics_reference.py (fixture script:
-/// scripts/fixtures/make_metrics.py). Tolerance 1e-9: evaluation.md's float64 recipe reproduces the reference to
+/// scripts/fixtures/make_metrics.py). Tolerance 1e-9: the float64 recipe of docs/metrics.md reproduces the reference to
 /// rounding (numpy sums pairwise, we sum in order); the bound is 1e-4.
 final class MetricsTests: XCTestCase {
   static let tolerance = 1e-9
@@ -42,7 +42,7 @@ final class MetricsTests: XCTestCase {
     compare(summary([a]), try XCTUnwrap(json["A"] as? [String: Any]), "A")
     compare(summary([b]), try XCTUnwrap(json["B"] as? [String: Any]), "B")
     compare(summary([a, b]), try XCTUnwrap(json["AB"] as? [String: Any]), "{A, B}")
-    // Hand-checked intermediate values from evaluation.md section 8.
+    // Hand-checked intermediate values of the worked example (scripts/fixtures/make_metrics.py).
     let metricsA = SegmentationMetrics.evaluate(prediction: a.pred, groundTruth: a.gt.map { $0 > 128 ? 1 : 0 }, width: 8, height: 8)
     XCTAssertEqual(metricsA.diceCurve[128], 0.9411764706, accuracy: 1e-10)
     XCTAssertEqual(metricsA.diceCurve[0], 0.4, accuracy: 1e-12, "k = 0 counts every pixel as foreground")

@@ -5,7 +5,7 @@ import Tensor
 import TestSupport
 import XCTest
 
-/// The trained baselines of ../shared/notes/hsp-sam.md section 4 (`model.architecture`), on the real LiteMedSAM
+/// The trained baselines of docs/model.md 5 (`model.architecture`), on the real LiteMedSAM
 /// weights: what exists, what is trained, what stays the frozen LiteMedSAM.
 final class BaselineArchitectureTests: XCTestCase {
   func makeModel(_ architecture: HSPSAMConfig.Architecture) throws -> HSPSAM {

@@ -5,7 +5,7 @@ import Tensor
 import TestSupport
 import XCTest
 
-/// HSP-SAM against our PyTorch reference written from the design note (scripts/reference/hsp_sam.py), every
+/// HSP-SAM against our PyTorch reference written from docs/model.md (scripts/reference/hsp_sam.py), every
 /// tensor seeded (LoRA B non-zero, so the LoRA path is exercised). Tolerance: fused logits and level logits 1e-3
 /// (the mask-logit bound), after a 10-block encoder tail, three necks and five two-way blocks in float32.
 final class HSPSAMParityTests: XCTestCase {

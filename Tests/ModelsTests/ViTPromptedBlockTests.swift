@@ -29,7 +29,7 @@ final class ViTPromptedBlockTests: XCTestCase {
     }
   }
 
-  /// The fusion decoder's learned x16 upscaling for SAM ViT (note 3.9) against `output_upscaling(4)` of
+  /// The fusion decoder's learned x16 upscaling for SAM ViT (docs/model.md 3) against `output_upscaling(4)` of
   /// scripts/reference/hsp_sam.py (weights stored as float16, converted to float32 on load).
   func testLearnedUpscalingMatchesTheReference() throws {
     let fixture = try Safetensors.read(path: Fixtures.path("hsp_sam/vit_prompted_blocks.safetensors")).tensors

@@ -20,7 +20,7 @@ final class BaselineTests: XCTestCase {
   }
 }
 
-/// How the `positional` baseline turns its classifier's map into SAM prompts (note section 4).
+/// How the `positional` baseline turns its classifier's map into SAM prompts (docs/model.md 5).
 final class PositionalPromptingTests: XCTestCase {
   func testPromptsFromAProbabilityMap() {
     let grid = 20  // 400 cells: 1 % is 4 cells

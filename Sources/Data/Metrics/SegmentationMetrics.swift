@@ -1,4 +1,4 @@
-// The polyp-benchmark metrics, defined in ../shared/notes/evaluation.md and matched to pysodmetrics 1.6.2
+// The polyp-benchmark metrics, defined in docs/metrics.md and matched to pysodmetrics 1.6.2
 // (tools/metrics_reference.py): threshold-swept Dice/IoU (PraNet's meanDic/meanIoU/maxDic), S-measure,
 // weighted F-measure, E-measure (curve and adaptive), MAE, and Dice/IoU/precision/recall at probability 0.5
 // (per image and pooled). Everything is float64 and follows the reference's order of operations.

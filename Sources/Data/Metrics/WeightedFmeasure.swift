@@ -1,4 +1,4 @@
-// Weighted F-measure (Margolin et al., CVPR 2014) as pysodmetrics computes it (evaluation.md section 7), with
+// Weighted F-measure (Margolin et al., CVPR 2014) as pysodmetrics computes it (docs/metrics.md), with
 // scipy's nearest-foreground choice among equidistant pixels reproduced exactly.
 import Foundation
 

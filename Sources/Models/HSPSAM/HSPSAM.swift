@@ -1,12 +1,12 @@
-// HSP-SAM (Hierarchical Self-Prompting SAM) on LiteMedSAM or SAM ViT, as ../shared/notes/hsp-sam.md section 3
-// designs it: abstract prompts per level inside the frozen encoder's attention, LoRA on q/v, per-level necks, prompt
+// HSP-SAM (Hierarchical Self-Prompting SAM) on LiteMedSAM or SAM ViT, as docs/model.md
+// describes it: abstract prompts per level inside the frozen encoder's attention, LoRA on q/v, per-level necks, prompt
 // projections, level decoders with mask downscaling, and a deep-to-shallow fusion decoder with K+1 softmax outputs.
-// Levels are 1-based in the config (as in the note) and 0-based in the state-dict keys (`abstract_prompts.0`).
+// Levels are 1-based in the config (as in docs/model.md) and 0-based in the state-dict keys (`abstract_prompts.0`).
 import Foundation
 import NN
 import Tensor
 
-/// The fusion decoder (note 3.9): one depth-1 two-way block per level, run from the deepest level to the
+/// The fusion decoder (docs/model.md 3): one depth-1 two-way block per level, run from the deepest level to the
 /// shallowest, each after adding that level's downscaled mask; then the upscaling (`fusionUpscale`) and hypernetworks.
 /// Keys `blocks.{j}` (block j handles level L - j), `mask_tokens`, `output_upscaling`, `output_hypernetworks_mlps`.
 public final class FusionDecoder: Module {
@@ -61,7 +61,7 @@ public final class HSPSAM: Module {
   public var outputs: Int { config.numClasses + 1 }
   var architecture: HSPSAMConfig.Architecture { config.architecture }
 
-  /// Builds HSP-SAM (or one of the note's baselines, `config.architecture`) around a LiteMedSAM or SAM ViT model
+  /// Builds HSP-SAM (or one of the baselines of docs/model.md 5, `config.architecture`) around a LiteMedSAM or SAM ViT model
   /// (its weights are the frozen base; load them before).
   public init(config: HSPSAMConfig, base: Sam) throws {
     try config.validate()
@@ -142,7 +142,7 @@ public final class HSPSAM: Module {
     train(false)
   }
 
-  /// Copies the pretrained parts the note's [choice] defaults start from (necks, decoders, fusion blocks).
+  /// Copies the pretrained parts our [choice] defaults (docs/model.md 3) start from (necks, decoders, fusion blocks).
   func initialiseFromPretrained() throws {
     let pretrainedNeck = encoder.neck
     if config.neckInit == "pretrained" {

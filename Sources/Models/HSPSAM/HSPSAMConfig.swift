@@ -1,10 +1,10 @@
 import Foundation
 import Tensor
 
-/// The model switches of HSP-SAM (../shared/notes/hsp-sam.md section 3.13). JSON keys equal the property names;
+/// The model switches of HSP-SAM (docs/model.md). JSON keys equal the property names;
 /// unknown keys and impossible values are errors (`validate()`).
 public struct HSPSAMConfig: Codable, Equatable, Sendable {
-  /// What is built around the frozen LiteMedSAM (note section 4 names the baselines):
+  /// What is built around the frozen LiteMedSAM (docs/model.md 5 names the baselines):
   /// - `hierarchical` (default): HSP-SAM, prompts and a neck per level, level decoders, the fusion decoder;
   /// - `single-level` (`hsp-single`): prompts, LoRA and a neck at the deepest level only, one decoder (a pretrained
   ///   copy) with tokens [M, S_3], no level decoders, no fusion;
@@ -28,7 +28,7 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
   public var promptedLevels = [3]
   /// Which blocks of a prompted level get its prompts: "last-of-stage" (default: the block that ends the level,
   /// SAM ViT's global block [code]) or "all-of-stage" (every block of the level, sharing its P_l; the cacheable
-  /// prefix then ends where the first prompted level starts) (note 3.4).
+  /// prefix then ends where the first prompted level starts) (docs/model.md 2).
   public var promptBlocks = "last-of-stage"
   /// LoRA rank r on q and v [choice 8 for LiteMedSAM].
   public var loraRank = 8
@@ -48,7 +48,7 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
   public var fusionInit = "pretrained"
   /// Append the deepest level's projected prompts to the fusion decoder's tokens ([code]: false).
   public var fusionUsesPrompts = false
-  /// The fusion decoder's output upscaling to the input (note 3.9): "learned" (default): log2(input / grid)
+  /// The fusion decoder's output upscaling to the input (docs/model.md 3): "learned" (default): log2(input / grid)
   /// transposed-conv stages; for LiteMedSAM that is 2, SAM's own x4 (copied pretrained), for SAM ViT 4, the
   /// [code] x16 layout (random). "x4+bilinear": SAM's x4, then bilinear to the input (the same for LiteMedSAM).
   public var fusionUpscale = "learned"

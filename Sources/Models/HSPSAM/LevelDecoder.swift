@@ -1,4 +1,4 @@
-// HSP-SAM's per-level decoders, mask downscalers and prompt projections (note 3.6-3.8).
+// HSP-SAM's per-level decoders, mask downscalers and prompt projections (docs/model.md 3).
 import Foundation
 import NN
 import Tensor
@@ -32,7 +32,7 @@ public final class MaskHead: Module {
   let outputUpscaling: Sequential
   let hypernetworks: [MLP]
   public let outputs: Int
-  /// Transposed 2x2/2 convolutions: 2 is SAM's own x4 (256 -> 64 -> 32 channels); 4 is the note's learned x16
+  /// Transposed 2x2/2 convolutions: 2 is SAM's own x4 (256 -> 64 -> 32 channels); 4 is the learned x16 of docs/model.md 3
   /// for SAM ViT (256 -> 64 -> 32 -> 16 -> 8), LayerNorm2d + GELU between stages, GELU after the last.
   public let upscalingStages: Int
 
@@ -108,7 +108,7 @@ func copyState(from source: Module, to target: Module, skipMissing: Bool = false
   }
 }
 
-/// A level decoder (note 3.7): tokens [M_l, S_l], image E_l + no-mask embedding, SAM's dense positional encoding.
+/// A level decoder (docs/model.md 3): tokens [M_l, S_l], image E_l + no-mask embedding, SAM's dense positional encoding.
 public final class LevelDecoder: Module {
   let transformer: TwoWayTransformer
   let head: MaskHead
@@ -130,7 +130,7 @@ public final class LevelDecoder: Module {
   }
 }
 
-/// D_l (note 3.8): softmax over the K+1 channels, conv 2x2/2 to 8, LN2d, GELU, conv 2x2/2 to 32, LN2d, GELU,
+/// D_l (docs/model.md 3): softmax over the K+1 channels, conv 2x2/2 to 8, LN2d, GELU, conv 2x2/2 to 32, LN2d, GELU,
 /// conv 1x1 to 256: a dense self-prompt on the embedding grid. Keys `0`..`6`.
 public func makeMaskDownscaler(outputs: Int) throws -> Sequential {
   Sequential([

@@ -1,4 +1,4 @@
-// The frozen backbone as HSP-SAM sees it (note 3.1, 3.4, 3.5): a frozen stem, then attention blocks in execution
+// The frozen backbone as HSP-SAM sees it (docs/model.md 1-3): a frozen stem, then attention blocks in execution
 // order, some of which end a level. A level's abstract prompts join the attention of the block that ends it, and
 // its feature is that block's output. TinyViT (LiteMedSAM): blocks of stages 1-3, the last block of each stage
 // ends a level and carries the stage's patch merging. SAM ViT: every block; the global-attention blocks end levels.

@@ -1,4 +1,4 @@
-// LoRA on the query and value projections (HSP-SAM note 3.3): q += B_q A_q x, v += B_v A_v x, scale 1
+// LoRA on the query and value projections (docs/model.md 2): q += B_q A_q x, v += B_v A_v x, scale 1
 // (alpha = r), A Kaiming-uniform (a = sqrt 5, the Linear default), B zeros, no dropout. With B = 0 the frozen
 // projection is reproduced exactly.
 import Foundation
