@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains and evaluates HSP-SAM and the untrained baselines on CVC-ClinicDB (train.txt minus a seeded 10 %
 # validation split; test.txt), evaluates the same models unchanged on Kvasir-SEG (the unseen centre), and writes
-# the results table into README.md between the `results:begin` / `results:end` markers, with the hardware, the
+# the results table into docs/results.md between the `results:begin` / `results:end` markers, with the hardware, the
 # time taken and the seed. Every step is skipped when its output exists, so an interrupted run continues.
 #
 #   bash scripts/reproduce.sh [--config FILE] [--epochs N] [--hsp-checkpoint FILE] [--ablations] [--ablation-epochs N]
@@ -27,7 +27,7 @@
 #   --table-only         train and evaluate nothing: write the table from the rows already made (a run still
 #                        under way, or one interrupted, shows what it has)
 # Environment: HSPSAM_DATA (default ../shared/data), HSPSAM_RUNS (default runs/reproduce), SEED (default 1234),
-# HSPSAM_README (default README.md: the file whose table is kept and rewritten).
+# HSPSAM_README (default docs/results.md: the file whose table is kept and rewritten).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +51,7 @@ done
 
 data=${HSPSAM_DATA:-../shared/data}
 runs=${HSPSAM_RUNS:-runs/reproduce}
-readme=${HSPSAM_README:-README.md}
+readme=${HSPSAM_README:-docs/results.md}
 seed=${SEED:-1234}
 clinic=$data/CVC-ClinicDB
 kvasir=$data/Kvasir-SEG

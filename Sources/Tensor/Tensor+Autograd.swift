@@ -56,7 +56,7 @@ public enum Torch {
   ///
   /// It also fixes glibc's mmap threshold at 256 KB (unless `MALLOC_MMAP_THRESHOLD_` sets it): glibc otherwise
   /// raises the threshold after each large free, so the cache's blocks land on the heap among long-lived tensors
-  /// and freed ones are never returned (the README's "CPU block cache" has the prefix-cache memory it saved).
+  /// and freed ones are never returned (docs/speed.md, "CPU block cache", has the prefix-cache memory it saved).
   public static func enableCPUBlockCache(limitBytes: Int) {
     _ = hst_enable_cpu_block_cache(Int64(limitBytes))
   }

@@ -24,7 +24,7 @@ public enum MetricsReport {
     let names = columns(rows.map(\.summary))
     switch format {
     case "markdown":
-      // The README's results rows: `| method | dataset | n | Dice@0.5 | IoU@0.5 | mDice | mIoU | Smeasure | wFmeasure | meanEm | MAE |`.
+      // The rows of docs/results.md: `| method | dataset | n | Dice@0.5 | IoU@0.5 | mDice | mIoU | Smeasure | wFmeasure | meanEm | MAE |`.
       return rows.map { row in
         "| \(method ?? "") | \(row.name) | " + markdownColumns.map { number(row.summary[$0], digits: $0 == "count" ? 0 : 3) }
           .joined(separator: " | ") + " |"

@@ -17,7 +17,7 @@ struct EvaluateCommand: ParsableCommand {
       rule; a multi-class rule and model are scored as any class against background). Definitions: \
       mDice/mIoU/maxDice average Dice/IoU over 256 thresholds of the min-max normalised map (PraNet toolbox), \
       Dice@0.5/IoU@0.5 threshold the raw probability at 0.5 per image (SAM-style), pooled* sum pixels over the \
-      dataset. Every value matches pysodmetrics 1.6.2 (see README).
+      dataset. Every value matches pysodmetrics 1.6.2 (docs/metrics.md).
       """
   )
 
@@ -39,7 +39,7 @@ struct EvaluateCommand: ParsableCommand {
   @Option(help: "With --data: also write this JSON summary file.") var summary: String?
   @Option(help: "Mask pixels with a value above this are foreground (--gt; with --data, the default --masks rule).") var gtThreshold = 127
   @OptionGroup var maskRules: MaskRuleOptions
-  @Option(help: "table, csv, json or markdown (the README's results rows).") var format: OutputFormat = .table
+  @Option(help: "table, csv, json or markdown (the rows of docs/results.md).") var format: OutputFormat = .table
   @Option(help: "Method column of --format markdown rows (default: the checkpoint or baseline).") var method: String?
   @Option(help: "Row name (default: the ground-truth folder's parent name).") var name: String?
   @Flag(help: "Skip unreadable or unmatched files (listed on stderr) instead of failing. With --data: an image/mask pair that cannot be read is left out of its row (listed on stderr, in --summary and in the report).")

@@ -12,8 +12,8 @@ struct PredictCommand: ParsableCommand {
       Writes <stem>.png per image at the image's size: 0/255 for one class, class indices for several; with \
       --overlay also <stem>_overlay.png. --prob also writes <stem>_prob.png, 255 x foreground probability (the map \
       `hspsam evaluate` scores). --box-refine replaces a one-class model's mask with the frozen LiteMedSAM's \
-      outline of each object it found, from the object's box (README: "HSP-SAM: prompt-free training, \
-      prediction and evaluation").
+      outline of each object it found, from the object's box (docs/usage.md, "HSP-SAM: \
+      prompt-free training, prediction and evaluation").
       """
   )
 
