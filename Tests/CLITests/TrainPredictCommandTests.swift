@@ -220,6 +220,45 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertTrue(FileManager.default.fileExists(atPath: existing), "a folder that existed before is the user's")
   }
 
+  /// A 20000 x 20000 PNG (its header: the pixels are never needed) is refused before decoding with one line, the
+  /// other image is predicted, and the whole process peaks well under the ~13 GB decoding it would take (GNU time's
+  /// maximum resident set size of the child process).
+  func testAHugeImageIsRefusedWithinAMemoryBound() throws {
+    _ = try Fixtures.requireLiteMedSAMWeights()
+    let time = "/usr/bin/time"
+    guard FileManager.default.isExecutableFile(atPath: time) else { throw XCTSkip("GNU time (Debian's time) measures the child's peak memory") }
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let data = folder.appendingPathComponent("data")
+    try writeGeneratedDataset(at: data, count: 1, prefix: "h")
+    let huge = folder.appendingPathComponent("huge.png").path
+    try ImageIO.writePNG([UInt8](repeating: 0, count: 16), width: 4, height: 4, channels: 1, to: huge)
+    var png = [UInt8](try Data(contentsOf: URL(fileURLWithPath: huge)))
+    for (offset, value) in [(16, 20000), (20, 20000)] {  // IHDR width and height, big-endian
+      for k in 0..<4 { png[offset + k] = UInt8((value >> (8 * (3 - k))) & 0xFF) }
+    }
+    let crc = crc32(png[12..<29])  // over the chunk type and data
+    for k in 0..<4 { png[29 + k] = UInt8((crc >> (8 * (3 - k))) & 0xFF) }
+    try Data(png).write(to: URL(fileURLWithPath: huge))
+    XCTAssertEqual(try ImageIO.size(of: huge).width, 20000)
+    let output = folder.appendingPathComponent("out").path
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: time)
+    process.arguments = ["-f", "peak-kb %M", hspsamExecutable.path, "predict", huge, data.appendingPathComponent("images/h0.png").path,
+                         "--output", output]
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = Pipe()
+    try process.run()
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationStatus, 1, stderr)
+    XCTAssertTrue(stderr.contains("skipped \(huge): 20000x20000 = 400,000,000 pixels, over the limit of 50,000,000 (--max-pixels raises it)"), stderr)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: output + "/h0.png"), "the other image is predicted")
+    let peak = try XCTUnwrap(stderr.firstMatch(of: /peak-kb (\d+)/).flatMap { Int($0.1) }, stderr)
+    XCTAssertLessThan(peak, 2_000_000, "peak resident memory \(peak) KB")
+  }
+
   /// A checkpoint write killed half-way (kill -9) leaves its hidden temporary; the next run in that folder removes
   /// it and says so, and a temporary of a process still running is left alone.
   func testStaleTemporariesAreRemoved() throws {
@@ -410,4 +449,14 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertNotEqual(wrongBase.status, 0, "a vit_b checkpoint with the LiteMedSAM base is refused")
     XCTAssertTrue(wrongBase.stderr.contains("sam_vit_b_random.safetensors"), wrongBase.stderr)
   }
+}
+
+/// CRC-32 (IEEE 802.3, as PNG chunks use), bit by bit: enough for a test's few bytes.
+func crc32<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
+  var crc: UInt32 = 0xFFFF_FFFF
+  for byte in bytes {
+    crc ^= UInt32(byte)
+    for _ in 0..<8 { crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+  }
+  return ~crc
 }

@@ -120,6 +120,25 @@ final class ImageIOTests: XCTestCase {
     XCTAssertThrowsError(try ImageIO.read(headerOnly), "the pixels are missing: read names the file")
   }
 
+  /// An image with more pixels than `ImageIO.pixelLimit` is refused from its header, in every format, with one
+  /// line naming the file, its size and the limit; at the limit it decodes.
+  func testImagesPastThePixelLimitAreRefusedFromTheHeader() throws {
+    let saved = ImageIO.pixelLimit
+    defer { ImageIO.pixelLimit = saved }
+    for name in ["rgb8.png", "rgb.jpg", "tiled.tif"] {
+      let path = Fixtures.path("images/\(name)")
+      let size = try ImageIO.size(of: path)
+      ImageIO.pixelLimit = size.width * size.height - 1
+      XCTAssertThrowsError(try ImageIO.read(path)) { error in
+        XCTAssertTrue(error.localizedDescription.hasPrefix("\(path): \(size.width)x\(size.height) = "), error.localizedDescription)
+        XCTAssertTrue(error.localizedDescription.contains(" pixels, over the limit of "), error.localizedDescription)
+        XCTAssertTrue(error.localizedDescription.hasSuffix(" (--max-pixels raises it)"), error.localizedDescription)
+      }
+      ImageIO.pixelLimit = size.width * size.height
+      XCTAssertNoThrow(try ImageIO.read(path), name)
+    }
+  }
+
   /// Mutated and truncated copies of every fixture: each read must return or throw, never crash or hang.
   /// Bounded: 0.6 seconds per format.
   func testFuzzedFilesNeverCrash() throws {

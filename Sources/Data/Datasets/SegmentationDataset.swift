@@ -220,6 +220,7 @@ public struct SegmentationDataset: Sendable {
 
   static func checkHeaders(_ sample: SegmentationSample) throws {
     let image = try ImageIO.size(of: sample.imagePath), mask = try ImageIO.size(of: sample.maskPath)
+    try ImageIO.checkPixelLimit(sample.imagePath, width: image.width, height: image.height)
     try checkSameSize(image: image, mask: mask, maskPath: sample.maskPath)
   }
 

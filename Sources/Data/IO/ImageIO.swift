@@ -20,8 +20,17 @@ public enum ImageIO {
     return nil
   }
 
-  /// Decodes an image file.
+  /// The most pixels (width x height) an image may have to be decoded: the model sees 256 pixels a side, but an
+  /// image is held whole while it is read, resized and its mask written back at full size, so a 20000 x 20000 PNG
+  /// of 1 MB would take ~13 GB. Past the limit `read` refuses from the header, before decoding. 50 megapixels
+  /// (e.g. 8660 x 5773) keeps a prediction's peak memory near 2 GB (docs/usage.md); commands raise it with
+  /// `--max-pixels`. Set once at start, before images are read on other threads.
+  nonisolated(unsafe) public static var pixelLimit = 50_000_000
+
+  /// Decodes an image file (refused from its header when it has more than `pixelLimit` pixels).
   public static func read(_ path: String) throws -> Image {
+    let (width, height) = try size(of: path)
+    try checkPixelLimit(path, width: width, height: height)
     var image = ic_image()
     try call(path) { format, data, message in
       switch format {
@@ -40,6 +49,17 @@ public enum ImageIO {
     }
     return Image(width: Int(image.width), height: Int(image.height), channels: Int(image.channels),
                  bitDepth: Int(image.bits), samples: samples)
+  }
+
+  /// Refuses an image of more than `pixelLimit` pixels, naming the file, its size and the limit.
+  public static func checkPixelLimit(_ path: String, width: Int, height: Int) throws {
+    guard width * height > pixelLimit else { return }
+    func grouped(_ n: Int) -> String {  // 400000000 -> 400,000,000
+      let digits = Array(String(n))
+      return String(digits.enumerated().flatMap { i, d in (i > 0 && (digits.count - i) % 3 == 0) ? [",", d] : [d] })
+    }
+    throw ImageIOError(path: path, reason: "\(width)x\(height) = \(grouped(width * height)) pixels, over the limit of " +
+                       "\(grouped(pixelLimit)) (--max-pixels raises it)")
   }
 
   /// Width and height from the file's header, nothing decoded: checks a whole dataset in seconds before a long run

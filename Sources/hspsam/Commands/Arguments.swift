@@ -6,6 +6,18 @@ import Training
 
 /// `--device`: where the model runs. The default link is CPU-only; `cuda` loads libtorch's CUDA backend, which
 /// `HSPSAM_CUDA=1 bash scripts/setup.sh` installs beside it (with the NVIDIA libraries it needs).
+/// `--max-pixels`: the largest image (width x height) a command decodes (`ImageIO.pixelLimit`).
+struct PixelLimitOptions: ParsableArguments {
+  @Option(help: "Refuse images with more pixels than this (width x height) before decoding them; each is held whole in memory.")
+  var maxPixels = ImageIO.pixelLimit
+
+  func validate() throws {
+    guard maxPixels >= 1 else { throw ValidationError("--max-pixels must be at least 1, got \(maxPixels)") }
+  }
+
+  func apply() { ImageIO.pixelLimit = maxPixels }
+}
+
 struct DeviceOptions: ParsableArguments {
   @Option(help: "Where the model runs: cpu, cuda or cuda:N (CUDA needs an NVIDIA GPU and HSPSAM_CUDA=1 bash scripts/setup.sh).")
   var device = "cpu"

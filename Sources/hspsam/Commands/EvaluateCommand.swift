@@ -48,6 +48,7 @@ struct EvaluateCommand: ParsableCommand {
   @OptionGroup var testTime: TestTimeAugmentationOptions
   @OptionGroup var refinement: BoxRefinementOptions
   @OptionGroup var deviceOptions: DeviceOptions
+  @OptionGroup var pixelLimit: PixelLimitOptions
 
   func validate() throws {
     guard (0...254).contains(gtThreshold) else { throw ValidationError("--gt-threshold must be in 0...254") }
@@ -75,6 +76,7 @@ struct EvaluateCommand: ParsableCommand {
   var runsModel: Bool { checkpoint != nil || baseline != nil || (!datasets.isEmpty && pred == nil && gt == nil) }
 
   func run() throws {
+    pixelLimit.apply()
     if runsModel { return try runModel() }
     guard let pred, let gt else { return }
     let result = try FolderEvaluation.run(predictions: pred, groundTruth: gt, gtThreshold: gtThreshold,

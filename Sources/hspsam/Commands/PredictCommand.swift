@@ -27,8 +27,10 @@ struct PredictCommand: ParsableCommand {
   @OptionGroup var refinement: BoxRefinementOptions
   @Option(help: "Base weights the checkpoint was trained on: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h model.") var baseCheckpoint: String?
   @OptionGroup var deviceOptions: DeviceOptions
+  @OptionGroup var pixelLimit: PixelLimitOptions
 
   func run() throws {
+    pixelLimit.apply()
     let checkpoint = try Paths.resolveCheckpoint(checkpoint)
     let device = try deviceOptions.resolve()
     let files = try inputs.flatMap { input -> [String] in

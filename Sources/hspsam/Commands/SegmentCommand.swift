@@ -80,7 +80,10 @@ struct SegmentCommand: ParsableCommand {
     return (v[0], v[1], Int(label))
   }
 
+  @OptionGroup var pixelLimit: PixelLimitOptions
+
   func run() throws {
+    pixelLimit.apply()
     // Each file written must be neither a file read (image, weights) nor another of the outputs.
     let read = [image] + (checkpoint.map { [$0] } ?? [])
     try checkWritable(output, option: "--output", others: read)

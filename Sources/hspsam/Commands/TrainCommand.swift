@@ -43,6 +43,7 @@ struct TrainCommand: ParsableCommand {
   var keepCheckpoints = false
   @Option(help: "Base weights: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h backbone.") var baseCheckpoint: String?
   @OptionGroup var deviceOptions: DeviceOptions
+  @OptionGroup var pixelLimit: PixelLimitOptions
 
   func validate() throws {
     guard !datasets.isEmpty else { throw ValidationError("give at least one --data") }
@@ -60,6 +61,7 @@ struct TrainCommand: ParsableCommand {
   }
 
   func run() throws {
+    pixelLimit.apply()
     var settings = TrainingConfig()
     if !config.isEmpty {
       let layers = try config.map { entry -> (data: Data, source: String) in
