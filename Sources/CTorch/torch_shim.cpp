@@ -177,12 +177,21 @@ int hst_from_storage(hst_tensor storage, int dtype, const int64_t *sizes, const 
     int64_t element = static_cast<int64_t>(c10::elementSize(type));
     if (bytes.numel() % element != 0) throw std::invalid_argument("storage size is not a multiple of the element size");
     // Bounds check before as_strided: the farthest element must lie inside the storage.
+    // Overflow-checked: sizes and strides come from a file, and a wrapped product would pass the check.
     int64_t last = offset;
     for (int64_t i = 0; i < ndim; ++i) {
       if (sizes[i] < 0 || strides[i] < 0) throw std::invalid_argument("negative size or stride");
       if (sizes[i] == 0) { last = -1; break; }
-      last += (sizes[i] - 1) * strides[i];
+      int64_t span = 0;
+      if (__builtin_mul_overflow(sizes[i] - 1, strides[i], &span) || __builtin_add_overflow(last, span, &last))
+        throw std::invalid_argument("tensor size or stride overflows");
     }
+    // A stride-0 view may name more elements than its storage holds (an expanded tensor), but not without bound:
+    // anything that copies it would allocate them all.
+    int64_t count = 1;
+    for (int64_t i = 0; i < ndim; ++i)
+      if (__builtin_mul_overflow(count, sizes[i], &count) || count > (int64_t(1) << 34))
+        throw std::invalid_argument("tensor has more than 2^34 elements");
     if (offset < 0 || last >= bytes.numel() / element)
       throw std::invalid_argument("tensor extends past its storage (offset " + std::to_string(offset) + ")");
     auto typed = bytes.view(type);

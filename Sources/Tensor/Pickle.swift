@@ -73,16 +73,73 @@ public struct Unpickler {
 
   private enum StackItem { case value(PickleValue), mark }
 
+  /// The deepest nesting of containers a loaded value may have, and how many container visits checking it may take
+  /// per input byte (a pickle can share one value many times through its memo).
+  public static let maxDepth = 1000
+  static let visitsPerByte = 16
+
+  /// Reads one pickle. Runs on its own thread, whose stack grows with the input: a hostile pickle can nest values
+  /// deeper than any fixed stack survives when they are freed (200,000 one-tuples take 200 KB), so the value is
+  /// built, checked (depth at most `maxDepth`, a bounded number of visits) and, when refused, freed there.
   public func load(_ bytes: [UInt8]) throws -> PickleValue {
+    final class Outcome: @unchecked Sendable { var result: Result<PickleValue, Error>? }
+    let outcome = Outcome(), done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) let unpickler = self
+    let thread = Thread {
+      outcome.result = Result {
+        let value = try unpickler.parse(bytes)
+        try Self.checkNesting(value, visits: Swift.max(1 << 16, bytes.count * Self.visitsPerByte))
+        return value
+      }
+      done.signal()
+    }
+    thread.stackSize = Swift.min(Swift.max(16 << 20, bytes.count * 1024), 8 << 30)  // reserved, used only as deep as needed
+    thread.start()
+    done.wait()
+    return try outcome.result!.get()
+  }
+
+  /// Refuses a value nested deeper than `maxDepth` or whose check takes more than `visits` steps (shared values
+  /// counted once per path), without recursion.
+  static func checkNesting(_ root: PickleValue, visits: Int) throws {
+    var work: [(PickleValue, Int)] = [(root, 0)], seen = Set<ObjectIdentifier>(), count = 0
+    while let (value, depth) = work.popLast() {
+      count += 1
+      guard count <= visits else { throw PickleError(message: "pickle: too many shared references to check (over \(visits))") }
+      guard depth <= maxDepth else { throw PickleError(message: "pickle: values nested deeper than \(maxDepth)") }
+      switch value {
+      case .tuple(let items): work += items.map { ($0, depth + 1) }
+      case .list(let l): if seen.insert(ObjectIdentifier(l)).inserted { work += l.items.map { ($0, depth + 1) } }
+      case .dict(let d):
+        if seen.insert(ObjectIdentifier(d)).inserted {
+          for entry in d.entries { work += [(entry.key, depth + 1), (entry.value, depth + 1)] }
+          if let state = d.state { work.append((state, depth + 1)) }
+        }
+      case .object(let o):
+        if seen.insert(ObjectIdentifier(o)).inserted {
+          work += ([o.callable] + o.arguments + (o.state.map { [$0] } ?? [])).map { ($0, depth + 1) }
+        }
+      case .persistent(let inner): work.append((inner, depth + 1))
+      default: break
+      }
+    }
+  }
+
+  private func parse(_ bytes: [UInt8]) throws -> PickleValue {
     var position = 0
     var stack: [StackItem] = []
     var memo: [Int: PickleValue] = [:]
 
     func fail(_ text: String) -> PickleError { PickleError(message: "pickle: \(text) at byte \(position)") }
     func read(_ n: Int) throws -> ArraySlice<UInt8> {
-      guard n >= 0, position + n <= bytes.count else { throw fail("unexpected end of data") }
+      guard n >= 0, n <= bytes.count - position else { throw fail("unexpected end of data") }
       defer { position += n }
       return bytes[position..<position + n]
+    }
+    /// A length field: no more than the bytes left (an 8-byte length past Int.max would trap on conversion).
+    func readLength(_ n: Int) throws -> Int {
+      guard let length = Int(exactly: try readUInt(n)), length <= bytes.count - position else { throw fail("length past the end of data") }
+      return length
     }
     func readUInt(_ n: Int) throws -> UInt64 {
       var value: UInt64 = 0
@@ -165,8 +222,8 @@ public struct Unpickler {
       case 0x4A: push(.int(Int(Int32(bitPattern: UInt32(try readUInt(4))))))  // BININT
       case 0x4B: push(.int(Int(try readUInt(1))))  // BININT1
       case 0x4D: push(.int(Int(try readUInt(2))))  // BININT2
-      case 0x8A: push(.int(try decodeLong(try read(Int(try readUInt(1))))))  // LONG1
-      case 0x8B: push(.int(try decodeLong(try read(Int(try readUInt(4))))))  // LONG4
+      case 0x8A: push(.int(try decodeLong(try read(try readLength(1)))))  // LONG1
+      case 0x8B: push(.int(try decodeLong(try read(try readLength(4)))))  // LONG4
       case 0x49:  // INT (text)
         let line = try readLine()
         if line == "01" { push(.bool(true)) } else if line == "00" { push(.bool(false)) } else {
@@ -181,15 +238,15 @@ public struct Unpickler {
       case 0x46:  // FLOAT (text)
         guard let v = Double(try readLine()) else { throw fail("bad FLOAT") }
         push(.float(v))
-      case 0x58: push(.string(String(decoding: try read(Int(try readUInt(4))), as: UTF8.self)))  // BINUNICODE
-      case 0x8C: push(.string(String(decoding: try read(Int(try readUInt(1))), as: UTF8.self)))  // SHORT_BINUNICODE
-      case 0x8D: push(.string(String(decoding: try read(Int(try readUInt(8))), as: UTF8.self)))  // BINUNICODE8
-      case 0x54: push(.string(String(decoding: try read(Int(try readUInt(4))), as: UTF8.self)))  // BINSTRING
-      case 0x55: push(.string(String(decoding: try read(Int(try readUInt(1))), as: UTF8.self)))  // SHORT_BINSTRING
-      case 0x42: push(.bytes(Array(try read(Int(try readUInt(4))))))  // BINBYTES
-      case 0x43: push(.bytes(Array(try read(Int(try readUInt(1))))))  // SHORT_BINBYTES
-      case 0x8E: push(.bytes(Array(try read(Int(try readUInt(8))))))  // BINBYTES8
-      case 0x96: push(.bytes(Array(try read(Int(try readUInt(8))))))  // BYTEARRAY8
+      case 0x58: push(.string(String(decoding: try read(try readLength(4)), as: UTF8.self)))  // BINUNICODE
+      case 0x8C: push(.string(String(decoding: try read(try readLength(1)), as: UTF8.self)))  // SHORT_BINUNICODE
+      case 0x8D: push(.string(String(decoding: try read(try readLength(8)), as: UTF8.self)))  // BINUNICODE8
+      case 0x54: push(.string(String(decoding: try read(try readLength(4)), as: UTF8.self)))  // BINSTRING
+      case 0x55: push(.string(String(decoding: try read(try readLength(1)), as: UTF8.self)))  // SHORT_BINSTRING
+      case 0x42: push(.bytes(Array(try read(try readLength(4)))))  // BINBYTES
+      case 0x43: push(.bytes(Array(try read(try readLength(1)))))  // SHORT_BINBYTES
+      case 0x8E: push(.bytes(Array(try read(try readLength(8)))))  // BINBYTES8
+      case 0x96: push(.bytes(Array(try read(try readLength(8)))))  // BYTEARRAY8
       case 0x29: push(.tuple([]))  // EMPTY_TUPLE
       case 0x74: push(.tuple(try popToMark()))  // TUPLE
       case 0x85: push(.tuple([try pop()]))  // TUPLE1

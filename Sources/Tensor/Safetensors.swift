@@ -5,11 +5,17 @@ import Foundation
 public enum Safetensors {
   /// Reads every tensor (copied out of the file) and the string metadata.
   public static func read(path: String) throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
-    func fail(_ reason: String) -> CheckpointError { CheckpointError(path: path, reason: reason) }
     let data: Data
     do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-      throw fail(FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+      throw CheckpointError(path: path, reason: FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
     }
+    return try parse(data, source: path)
+  }
+
+  /// Parses a safetensors file's bytes (`source` names it in errors). Every size in the header is checked, with
+  /// overflow-checked arithmetic, against the data before anything is allocated for it.
+  public static func parse(_ data: Data, source path: String) throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
+    func fail(_ reason: String) -> CheckpointError { CheckpointError(path: path, reason: reason) }
     guard data.count >= 8 else { throw fail("too short for a safetensors file (\(data.count) bytes)") }
     let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
     guard headerLength <= UInt64(data.count - 8), headerLength < 100_000_000 else {
@@ -31,11 +37,16 @@ public enum Safetensors {
       else { throw fail("malformed header entry for \(name)") }
       guard let dtype = DType(safetensorsName: dtypeName) else { throw fail("\(name) has unsupported dtype \(dtypeName)") }
       let (begin, end) = (offsets[0], offsets[1])
-      let expected = shape.reduce(1, *) * dtype.byteSize
-      guard begin >= 0, end >= begin, end - begin == expected, shape.allSatisfy({ $0 >= 0 }) else {
+      // A product or sum that overflows is a size no file holds: refused, not trapped on.
+      let expected = shape.reduce(Optional(dtype.byteSize)) { total, d in
+        guard let total, d >= 0 else { return nil }
+        let (product, overflow) = total.multipliedReportingOverflow(by: d)
+        return overflow ? nil : product
+      }
+      guard let expected, begin >= 0, end >= begin, end - begin == expected else {
         throw fail("\(name): data offsets [\(begin), \(end)] do not match shape \(shape) \(dtypeName)")
       }
-      guard body + end <= data.count else { throw fail("\(name) extends past the end of the file (truncated?)") }
+      guard end <= data.count - body else { throw fail("\(name) extends past the end of the file (truncated?)") }
       entries.append((name, begin, end, dtype, shape))
     }
     entries.sort { $0.begin < $1.begin }

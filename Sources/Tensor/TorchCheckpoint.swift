@@ -55,9 +55,14 @@ public enum TorchCheckpoint {
         throw CheckpointError(path: path, reason: "record \(name): \(error)")
       }
     }
-    let pickleBytes = try record("data.pkl").toArray(UInt8.self)
-    var storages: [String: Tensor] = [:]
+    return try unpickle(try record("data.pkl").toArray(UInt8.self), source: path, record: record)
+  }
 
+  /// Unpickles `data.pkl` the way `torch.save` writes it: persistent ids name storages, which `record` returns as
+  /// 1-D uint8 tensors (`data/<key>`), and `_rebuild_tensor_v2` calls become views of them (bounds checked). The
+  /// part of checkpoint reading that is ours, apart from libtorch's zip reader: what the fuzz tests feed.
+  public static func unpickle(_ bytes: [UInt8], source path: String, record: @escaping (String) throws -> Tensor) throws -> PickleValue {
+    var storages: [String: Tensor] = [:]
     var unpickler = Unpickler()
     unpickler.persistentLoad = { pid in
       // ('storage', storage_type, key, location, numel)
@@ -76,7 +81,7 @@ public enum TorchCheckpoint {
       case ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"):
         // (storage, storage_offset, size, stride, requires_grad?, hooks?, metadata?)
         guard args.count >= 4, let s = args[0].tupleValue, s.count == 3, let code = s[1].intValue,
-              let dtype = DType(rawValue: Int32(code)), let key = s[2].stringValue, let storage = storages[key],
+              let dtype = DType(rawValue: Int32(truncatingIfNeeded: code)), let key = s[2].stringValue, let storage = storages[key],
               let offset = args[1].intValue, let sizes = args[2].tupleValue?.compactMap(\.intValue),
               let strides = args[3].tupleValue?.compactMap(\.intValue), sizes.count == strides.count
         else { throw CheckpointError(path: path, reason: "malformed tensor record") }
@@ -92,7 +97,7 @@ public enum TorchCheckpoint {
         return nil
       }
     }
-    do { return try unpickler.load(pickleBytes) } catch let error as PickleError {
+    do { return try unpickler.load(bytes) } catch let error as PickleError {
       throw CheckpointError(path: path, reason: error.message)
     }
   }
@@ -117,20 +122,31 @@ public enum TorchCheckpoint {
     return tensors
   }
 
+  /// Every tensor under `value` with its dotted path. A list or dict met again below itself (a pickle can make a
+  /// container hold itself through its memo) is not entered twice, and nesting deeper than 256 is not followed.
   static func flattenTensors(_ value: PickleValue, prefix: String = "") -> [(name: String, tensor: Tensor)] {
-    switch value {
-    case .tensor(let t): return [(prefix, t)]
-    case .dict(let d):
-      return d.entries.flatMap { entry -> [(name: String, tensor: Tensor)] in
-        let key = entry.key.stringValue ?? entry.key.intValue.map(String.init) ?? "?"
-        return flattenTensors(entry.value, prefix: prefix.isEmpty ? key : prefix + "." + key)
+    var open = Set<ObjectIdentifier>()
+    func walk(_ value: PickleValue, _ prefix: String, _ depth: Int) -> [(name: String, tensor: Tensor)] {
+      guard depth < 256 else { return [] }
+      func path(_ key: String) -> String { prefix.isEmpty ? key : prefix + "." + key }
+      switch value {
+      case .tensor(let t): return [(prefix, t)]
+      case .dict(let d):
+        guard open.insert(ObjectIdentifier(d)).inserted else { return [] }
+        defer { open.remove(ObjectIdentifier(d)) }
+        return d.entries.flatMap { entry -> [(name: String, tensor: Tensor)] in
+          walk(entry.value, path(entry.key.stringValue ?? entry.key.intValue.map(String.init) ?? "?"), depth + 1)
+        }
+      case .list(let l):
+        guard open.insert(ObjectIdentifier(l)).inserted else { return [] }
+        defer { open.remove(ObjectIdentifier(l)) }
+        return l.items.enumerated().flatMap { walk($1, path("\($0)"), depth + 1) }
+      case .tuple(let items):
+        return items.enumerated().flatMap { walk($1, path("\($0)"), depth + 1) }
+      default: return []
       }
-    case .list(let l):
-      return l.items.enumerated().flatMap { flattenTensors($1, prefix: prefix.isEmpty ? "\($0)" : "\(prefix).\($0)") }
-    case .tuple(let items):
-      return items.enumerated().flatMap { flattenTensors($1, prefix: prefix.isEmpty ? "\($0)" : "\(prefix).\($0)") }
-    default: return []
     }
+    return walk(value, prefix, 0)
   }
 
   static func storageDType(_ typeName: String) -> DType? {

@@ -54,12 +54,17 @@ public enum MaskNaming: Codable, Equatable, Sendable {
   }
 
   /// Every rule under which `mask` is `image` with a prefix and/or suffix (one per place `image` occurs in it).
+  /// Compared as Swift strings (characters), not through Foundation's `range(of:)`, which trapped on stems with NUL
+  /// characters (found by `NamingFuzzTests`).
   private static func rules(image: String, mask: String) -> [MaskNaming] {
-    var found: [MaskNaming] = [], searchStart = mask.startIndex
-    while let range = mask.range(of: image, range: searchStart..<mask.endIndex) {
-      let (p, s) = (String(mask[..<range.lowerBound]), String(mask[range.upperBound...]))
-      if !(p.isEmpty && s.isEmpty) { found.append(p.isEmpty ? .suffix(s) : s.isEmpty ? .prefix(p) : .affixes(prefix: p, suffix: s)) }
-      searchStart = mask.index(after: range.lowerBound)
+    guard !image.isEmpty else { return [] }
+    var found: [MaskNaming] = [], start = mask.startIndex
+    while start < mask.endIndex {
+      if mask[start...].hasPrefix(image), let end = mask.index(start, offsetBy: image.count, limitedBy: mask.endIndex) {
+        let (p, s) = (String(mask[..<start]), String(mask[end...]))
+        if !(p.isEmpty && s.isEmpty) { found.append(p.isEmpty ? .suffix(s) : s.isEmpty ? .prefix(p) : .affixes(prefix: p, suffix: s)) }
+      }
+      start = mask.index(after: start)
     }
     return found
   }
