@@ -448,6 +448,10 @@ final class TrainPredictCommandTests: XCTestCase {
                                    "--output", folder.appendingPathComponent("pred2").path])
     XCTAssertNotEqual(wrongBase.status, 0, "a vit_b checkpoint with the LiteMedSAM base is refused")
     XCTAssertTrue(wrongBase.stderr.contains("sam_vit_b_random.safetensors"), wrongBase.stderr)
+    // evaluate takes the same --base-checkpoint (it used to hard-code LiteMedSAM's and refused this run).
+    let evaluated = try runHSPSAM(["evaluate", "--checkpoint", run, "--base-checkpoint", weights, "--data", data.path, "--format", "csv"])
+    XCTAssertEqual(evaluated.status, 0, evaluated.stderr)
+    XCTAssertTrue(evaluated.stdout.contains(",3,"), "three images scored: \(evaluated.stdout)")
   }
 }
 

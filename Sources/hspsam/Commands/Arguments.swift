@@ -6,6 +6,14 @@ import Training
 
 /// `--device`: where the model runs. The default link is CPU-only; `cuda` loads libtorch's CUDA backend, which
 /// `HSPSAM_CUDA=1 bash scripts/setup.sh` installs beside it (with the NVIDIA libraries it needs).
+/// `--base-checkpoint`: the frozen weights a trained checkpoint was trained on (`predict`, `evaluate`).
+struct BaseCheckpointOptions: ParsableArguments {
+  @Option(help: "Base weights the checkpoint was trained on: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h model.")
+  var baseCheckpoint: String?
+
+  var path: String { baseCheckpoint ?? Paths.liteMedSAMWeights }
+}
+
 /// `--max-pixels`: the largest image (width x height) a command decodes (`ImageIO.pixelLimit`).
 struct PixelLimitOptions: ParsableArguments {
   @Option(help: "Refuse images with more pixels than this (width x height) before decoding them; each is held whole in memory.")

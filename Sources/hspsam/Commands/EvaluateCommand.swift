@@ -49,6 +49,7 @@ struct EvaluateCommand: ParsableCommand {
   @OptionGroup var refinement: BoxRefinementOptions
   @OptionGroup var deviceOptions: DeviceOptions
   @OptionGroup var pixelLimit: PixelLimitOptions
+  @OptionGroup var base: BaseCheckpointOptions
 
   func validate() throws {
     guard (0...254).contains(gtThreshold) else { throw ValidationError("--gt-threshold must be in 0...254") }
@@ -123,7 +124,7 @@ extension EvaluateCommand {
       segmenter = try LiteMedSAMBaseline(mode: baseline, weights: Paths.liteMedSAMWeights, device: device)
       source = "baseline \(baseline.rawValue) (frozen LiteMedSAM, \(Paths.liteMedSAMWeights))"
     case .checkpoint(let path):
-      let predictor = try PromptFreePredictor(checkpoint: path, baseCheckpoint: Paths.liteMedSAMWeights, device: device)
+      let predictor = try PromptFreePredictor(checkpoint: path, baseCheckpoint: base.path, device: device)
       predictor.testTimeAugmentation = testTime.augmentation
       segmenter = try refinement.apply(to: predictor, device: device)
       source = "checkpoint \(path)" + (testTime.augmentation.label.map { ", \($0)" } ?? "")

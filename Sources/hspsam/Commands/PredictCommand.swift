@@ -25,7 +25,7 @@ struct PredictCommand: ParsableCommand {
   @Flag(help: "Also write the foreground probability map, 255 x p (several classes: 1 - p(background)).") var prob = false
   @OptionGroup var testTime: TestTimeAugmentationOptions
   @OptionGroup var refinement: BoxRefinementOptions
-  @Option(help: "Base weights the checkpoint was trained on: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h model.") var baseCheckpoint: String?
+  @OptionGroup var base: BaseCheckpointOptions
   @OptionGroup var deviceOptions: DeviceOptions
   @OptionGroup var pixelLimit: PixelLimitOptions
 
@@ -53,7 +53,7 @@ struct PredictCommand: ParsableCommand {
         try? FileManager.default.removeItem(atPath: output)
       }
     }
-    let predictor = try PromptFreePredictor(checkpoint: checkpoint, baseCheckpoint: baseCheckpoint ?? Paths.liteMedSAMWeights, device: device)
+    let predictor = try PromptFreePredictor(checkpoint: checkpoint, baseCheckpoint: base.path, device: device)
     predictor.testTimeAugmentation = testTime.augmentation
     let binary = predictor.metadata.config.model.numClasses == 1
     // One-class models go through the same foreground map `evaluate` scores (refined with --box-refine; p > 0.5 is
