@@ -1,17 +1,6 @@
 import CTorch
 import Foundation
 
-/// A problem with a file (checkpoint, image, dataset entry); the message starts with the file's path.
-public struct FileError: Error, LocalizedError, Equatable {
-  public let path: String
-  public let reason: String
-  public init(path: String, reason: String) {
-    self.path = path
-    self.reason = reason
-  }
-  public var errorDescription: String? { "\(path): \(reason)" }
-}
-
 public typealias CheckpointError = FileError
 
 /// Reads PyTorch `.pth` files as `torch.save` writes them (a zip archive holding `data.pkl` and one record per

@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import Tensor
 import TestSupport
 import XCTest
 

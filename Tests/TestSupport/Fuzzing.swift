@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// A seeded, time-bounded mutation fuzzer for our own parsers, run as XCTest cases: libFuzzer's mutations (bit
 /// flips, interesting integers, insertions, deletions, duplication, splicing two seeds, truncation) over a committed
@@ -92,15 +93,8 @@ public enum Fuzzing {
 struct Xoshiro {
   var s: (UInt64, UInt64, UInt64, UInt64)
   init(seed: UInt64) {
-    var x = seed
-    func splitMix() -> UInt64 {
-      x &+= 0x9E37_79B9_7F4A_7C15
-      var z = x
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    s = (splitMix(), splitMix(), splitMix(), splitMix())
+    var splitMix = SplitMix64(seed: seed)  // xoshiro's authors' advice for filling its state from one number
+    s = (splitMix.next(), splitMix.next(), splitMix.next(), splitMix.next())
   }
   mutating func next() -> UInt64 {
     let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9

@@ -34,7 +34,7 @@ struct HSPBench: ParsableCommand {
     config.promptedLevels = promptedLevels
     config.loraBlocks = loraBlocks
     config.levelDecoderDepth = levelDecoderDepth
-    let model = try Models.HSPSAM(config: config, base: ModelRegistry.load(.litemedsam, checkpoint: weights))
+    let model = try HSPSAM(config: config, base: ModelRegistry.load(.litemedsam, checkpoint: weights))
     var training = TrainingConfig()  // the trainer's loss: lambdaAux 0.5 over the level decoders
     training.model = config
     let timer = BenchTimer(warmup: 1)

@@ -3,7 +3,7 @@ import Foundation
 import Tensor
 
 @main
-struct HSPSAM: ParsableCommand {
+struct HSPSAMCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "hspsam",
     abstract: "Prompt-free medical image segmentation (HSP-SAM) on libtorch.",
