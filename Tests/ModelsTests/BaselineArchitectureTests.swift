@@ -14,7 +14,7 @@ final class BaselineArchitectureTests: XCTestCase {
     config.architecture = architecture
     switch architecture {
     case .singleLevel: config.promptedLevels = [3]
-    case .decoderOnly, .positional: (config.promptedLevels, config.loraBlocks) = ([], "none")
+    case .decoderOnly, .positional: (config.promptedLevels, config.loraBlocks) = ([], .none)
     case .hierarchical: break
     }
     try Torch.manualSeed(0)

@@ -63,7 +63,7 @@ final class HSPSAMTests: XCTestCase {
   /// level before them does not.
   func testPromptBlocksAllOfStage() throws {
     let last = try makeModel()
-    let all = try makeModel { $0.promptBlocks = "all-of-stage" }
+    let all = try makeModel { $0.promptBlocks = .allOfStage }
     XCTAssertEqual(all.promptOfBlock.keys.sorted(), Array(2...9), "stage 2 (flat 2-7) and stage 3 (8-9)")
     XCTAssertEqual(last.promptOfBlock.keys.sorted(), [7, 9])
     XCTAssertEqual(all.adaptedStart, 2)
@@ -87,12 +87,12 @@ final class HSPSAMTests: XCTestCase {
       let copied = try XCTUnwrap(state["level_decoders.1.transformer." + key]), pretrained = try XCTUnwrap(state["mask_decoder.transformer." + key])
       XCTAssertEqual(try copied.bytes(), try pretrained.bytes(), key)
     }
-    XCTAssertEqual(try makeModel { $0.levelDecoderInit = "random"; $0.levelDecoderDepth = nil }.config.levelDecoderLayers, 1,
+    XCTAssertEqual(try makeModel { $0.levelDecoderInit = .random; $0.levelDecoderDepth = nil }.config.levelDecoderLayers, 1,
                    "random, depth following the init: [code] depth 1")
   }
 
   func testWithoutPromptsAndZeroLoRAItIsTheFrozenBackbone() throws {
-    let model = try makeModel { $0.promptedLevels = []; $0.loraBlocks = "all" }
+    let model = try makeModel { $0.promptedLevels = []; $0.loraBlocks = .all }
     XCTAssertEqual(model.adaptedStart, 0, "LoRA everywhere: nothing is cacheable beyond stage 0")
     let x = try Tensor.rand([1, 3, 256, 256])
     try Torch.withNoGrad {
@@ -146,10 +146,15 @@ final class HSPSAMTests: XCTestCase {
     let old = try JSONDecoder().decode(HSPSAMConfig.self, from: Data(#"{"promptedLevels": [2, 3]}"#.utf8))
     XCTAssertNil(old.levelDecoderDepth, "a configuration written before the key existed keeps the depth its init gave")
     XCTAssertEqual(HSPSAMConfig().levelDecoderLayers, 1)
-    config.promptBlocks = "every"
-    XCTAssertThrowsError(try config.validate()) { XCTAssertTrue($0.localizedDescription.contains("promptBlocks must be")) }
-    config.promptBlocks = "all-of-stage"
-    config.fusionUpscale = "x16"
-    XCTAssertThrowsError(try config.validate()) { XCTAssertTrue($0.localizedDescription.contains("fusionUpscale must be learned or x4+bilinear")) }
+    // The closed sets are enums: a value outside one is refused when the JSON is read, naming the ones allowed.
+    for (json, expected) in [(#"{"promptBlocks": "every"}"#, "must be last-of-stage or all-of-stage, got every"),
+                             (#"{"fusionUpscale": "x16"}"#, "must be learned or x4+bilinear, got x16"),
+                             (#"{"loraBlocks": "some"}"#, "must be from-first-prompt, all, prompted-only or none, got some")] {
+      XCTAssertThrowsError(try JSONDecoder().decode(HSPSAMConfig.self, from: Data(json.utf8))) { error in
+        guard case DecodingError.dataCorrupted(let context) = error else { return XCTFail("\(error)") }
+        XCTAssertEqual(context.debugDescription, expected)
+      }
+    }
+    XCTAssertEqual(String(decoding: try JSONEncoder().encode(HSPSAMConfig.FusionUpscale.x4Bilinear), as: UTF8.self), #""x4+bilinear""#)
   }
 }

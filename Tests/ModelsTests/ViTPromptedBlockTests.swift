@@ -51,7 +51,7 @@ final class ViTPromptedBlockTests: XCTestCase {
     var config = HSPSAMConfig()
     config.backbone = .vitB
     config.promptedLevels = [1, 2, 3, 4]
-    config.loraBlocks = "all"
+    config.loraBlocks = .all
     config.promptsPerLevel = 2
     let model = try HSPSAM(config: config, base: base)
     let keys = Dictionary(uniqueKeysWithValues: model.stateDict().map { ($0.name, $0.tensor.shape) })
@@ -72,7 +72,7 @@ final class ViTPromptedBlockTests: XCTestCase {
     XCTAssertGreaterThan(try out.logits.std().item(), 0, "the learned upscaling gives a non-constant map")
 
     var bilinear = config
-    bilinear.fusionUpscale = "x4+bilinear"
+    bilinear.fusionUpscale = .x4Bilinear
     let upsampled = try HSPSAM(config: bilinear, base: base)
     let upsampledKeys = Set(upsampled.stateDict().map(\.name))
     XCTAssertTrue(upsampledKeys.contains("fusion_decoder.output_upscaling.3.weight"))
@@ -88,7 +88,7 @@ final class ViTPromptedBlockTests: XCTestCase {
       assertAllClose(try neck(features[3]), try base.imageEncoder(x), atol: 1e-4, "deepest level == pretrained embedding")
     }
     config.promptedLevels = [4]
-    config.loraBlocks = "from-first-prompt"
+    config.loraBlocks = .fromFirstPrompt
     XCTAssertEqual(try HSPSAM(config: config, base: ModelRegistry.build(.vitB, imageSize: 256)).adaptedStart, 11,
                    "prompts at the last global block only: blocks 0-10 are the cacheable prefix")
   }

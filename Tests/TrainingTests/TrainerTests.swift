@@ -286,7 +286,7 @@ final class TrainerTests: XCTestCase {
       XCTAssertNoThrow(try TrainingConfig.decode(Data(contentsOf: presets.appendingPathComponent(name)), source: name), name)
     }
     let code = try TrainingConfig.decode(Data(contentsOf: presets.appendingPathComponent("hsp-code.json")), source: "hsp-code.json")
-    XCTAssertEqual([code.model.neckInit, code.model.levelDecoderInit, code.model.fusionInit], ["random", "random", "random"])
+    XCTAssertEqual([code.model.neckInit, code.model.levelDecoderInit, code.model.fusionInit], [.random, .random, .random])
     XCTAssertEqual([code.lambdaAux, code.lrPower, code.learningRate], [0, 7, 8e-4])
     XCTAssertEqual(code.resize, .square)
     // decayNormsAndPrompts false: the prompts and 1-D tensors (norms, biases) are exempt from weight decay.

@@ -87,7 +87,7 @@ public final class HSPSAM: Module {
     levelDecoders = hierarchical ? try (0..<(levelCount - 1)).map { _ in try LevelDecoder(outputs: k1, depth: config.levelDecoderLayers) } : []
     maskDownscalers = hierarchical ? try (0..<(levelCount - 1)).map { _ in try makeMaskDownscaler(outputs: k1) } : []
     // Learned: as many 2x2/2 stages as take the grid to the input (2 for LiteMedSAM, 4 for SAM ViT).
-    let fusionStages = config.fusionUpscale == "learned" ? (encoder.imageSize / encoder.gridSize).trailingZeroBitCount : 2
+    let fusionStages = config.fusionUpscale == .learned ? (encoder.imageSize / encoder.gridSize).trailingZeroBitCount : 2
     fusionDecoder = hierarchical ? try FusionDecoder(levels: levelCount, outputs: k1, upscalingStages: fusionStages) : nil
     decoder = [.singleLevel, .decoderOnly].contains(config.architecture) ? try LevelDecoder(outputs: k1, depth: 2) : nil
     pixelClassifier = config.architecture == .positional ? try Conv2d(256, config.numClasses, kernelSize: 1) : nil
@@ -98,18 +98,18 @@ public final class HSPSAM: Module {
     var promptOfBlock: [Int: Int] = [:]
     for level in config.promptedLevels {
       let end = encoder.levelBlocks[level - 1]
-      let start = config.promptBlocks == "all-of-stage" ? (level > 1 ? encoder.levelBlocks[level - 2] + 1 : 0) : end
+      let start = config.promptBlocks == .allOfStage ? (level > 1 ? encoder.levelBlocks[level - 2] + 1 : 0) : end
       for block in start...end { promptOfBlock[block] = promptIndex[level] }
     }
     self.promptOfBlock = promptOfBlock
     let prompted = Set(promptOfBlock.keys)
     let order = Array(0..<encoder.blockCount)
-    var loraPositions: [Int] = []
+    let loraPositions: [Int]
     switch config.loraBlocks {
-    case "all": loraPositions = order
-    case "prompted-only": loraPositions = order.filter { prompted.contains($0) }
-    case "from-first-prompt": loraPositions = prompted.min().map { Array($0..<encoder.blockCount) } ?? []
-    default: loraPositions = []
+    case .all: loraPositions = order
+    case .promptedOnly: loraPositions = order.filter { prompted.contains($0) }
+    case .fromFirstPrompt: loraPositions = prompted.min().map { Array($0..<encoder.blockCount) } ?? []
+    case .none: loraPositions = []
     }
     for index in loraPositions { try encoder.attachLoRA(block: index, rank: config.loraRank) }
     adaptedStart = (prompted.union(loraPositions)).min() ?? encoder.blockCount
@@ -145,7 +145,7 @@ public final class HSPSAM: Module {
   /// Copies the pretrained parts our [choice] defaults (docs/model.md 3) start from (necks, decoders, fusion blocks).
   func initialiseFromPretrained() throws {
     let pretrainedNeck = encoder.neck
-    if config.neckInit == "pretrained" {
+    if config.neckInit == .pretrained {
       for (neck, level) in zip(levelNecks, config.promptLevels) {
         if encoder.levelWidths[level - 1] == encoder.levelWidths.last! {
           try copyState(from: pretrainedNeck, to: neck)
@@ -155,7 +155,7 @@ public final class HSPSAM: Module {
       }
     }
     let decoder = base.maskDecoder
-    if config.levelDecoderInit == "pretrained" {
+    if config.levelDecoderInit == .pretrained {
       for level in levelDecoders {
         try copyState(from: decoder.transformer, to: level.transformer, skipMissing: true)  // depth 1: the first layer
         try level.head.copyPretrained(from: decoder)
@@ -165,7 +165,7 @@ public final class HSPSAM: Module {
       try copyState(from: decoder.transformer, to: single.transformer)
       try single.head.copyPretrained(from: decoder)
     }
-    if let fusionDecoder, config.fusionInit == "pretrained" {
+    if let fusionDecoder, config.fusionInit == .pretrained {
       for block in fusionDecoder.blocks { try copyState(from: decoder.transformer, to: block, skipMissing: true) }
       try fusionDecoder.head.copyPretrained(from: decoder)
     }

@@ -29,35 +29,42 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
   /// Which blocks of a prompted level get its prompts: "last-of-stage" (default: the block that ends the level,
   /// SAM ViT's global block [code]) or "all-of-stage" (every block of the level, sharing its P_l; the cacheable
   /// prefix then ends where the first prompted level starts) (docs/model.md 2).
-  public var promptBlocks = "last-of-stage"
+  public var promptBlocks = PromptBlocks.lastOfStage
   /// LoRA rank r on q and v [choice 8 for LiteMedSAM].
   public var loraRank = 8
   /// Which attention blocks get LoRA: "from-first-prompt" (every block from the first prompted one on: the
   /// default, it keeps the frozen prefix cacheable), "all", "prompted-only" or "none".
-  public var loraBlocks = "from-first-prompt"
+  public var loraBlocks = LoRABlocks.fromFirstPrompt
   /// "pretrained": copy SAM's neck where the width matches, Kaiming for the first 1x1 conv elsewhere; "random".
-  public var neckInit = "pretrained"
+  public var neckInit = Initialization.pretrained
   /// Level decoders: a copy of the pretrained mask decoder [choice] or random ([code]).
-  public var levelDecoderInit = "pretrained"
+  public var levelDecoderInit = Initialization.pretrained
   /// Two-way transformer layers of each level decoder: 1 by default ([code]'s depth; a pretrained depth-1 decoder
   /// copies SAM's first layer and final attention). nil follows the init (2 for pretrained, the whole SAM decoder;
   /// 1 for random): a configuration written without the key, as every checkpoint before 2026-12-06, decodes as nil.
   public var levelDecoderDepth: Int? = 1
   /// The number of layers `levelDecoderDepth` resolves to.
-  public var levelDecoderLayers: Int { levelDecoderDepth ?? (levelDecoderInit == "pretrained" ? 2 : 1) }
-  public var fusionInit = "pretrained"
+  public var levelDecoderLayers: Int { levelDecoderDepth ?? (levelDecoderInit == .pretrained ? 2 : 1) }
+  public var fusionInit = Initialization.pretrained
   /// Append the deepest level's projected prompts to the fusion decoder's tokens ([code]: false).
   public var fusionUsesPrompts = false
   /// The fusion decoder's output upscaling to the input (docs/model.md 3): "learned" (default): log2(input / grid)
   /// transposed-conv stages; for LiteMedSAM that is 2, SAM's own x4 (copied pretrained), for SAM ViT 4, the
   /// [code] x16 layout (random). "x4+bilinear": SAM's x4, then bilinear to the input (the same for LiteMedSAM).
-  public var fusionUpscale = "learned"
+  public var fusionUpscale = FusionUpscale.learned
 
   public init() {}
 
-  public enum Architecture: String, Codable, CaseIterable, Sendable {
+  public enum Architecture: String, ConfigChoice {
     case hierarchical, singleLevel = "single-level", decoderOnly = "decoder-only", positional
   }
+  public enum PromptBlocks: String, ConfigChoice { case lastOfStage = "last-of-stage", allOfStage = "all-of-stage" }
+  public enum LoRABlocks: String, ConfigChoice {
+    case fromFirstPrompt = "from-first-prompt", all, promptedOnly = "prompted-only", none
+  }
+  /// Where a part's weights start: copied from the pretrained SAM / LiteMedSAM part, or PyTorch's random default.
+  public enum Initialization: String, ConfigChoice { case pretrained, random }
+  public enum FusionUpscale: String, ConfigChoice { case learned, x4Bilinear = "x4+bilinear" }
 
   /// Levels of the backbone: 3 for LiteMedSAM, 4 for SAM ViT.
   public var levelCount: Int { backbone == .litemedsam ? 3 : 4 }
@@ -108,27 +115,15 @@ public struct HSPSAMConfig: Codable, Equatable, Sendable {
         throw fail("single-level prompts the deepest level only: promptedLevels must be [\(levelCount)], got \(promptedLevels)")
       }
     case .decoderOnly, .positional:
-      guard promptedLevels.isEmpty, loraBlocks == "none" else {
+      guard promptedLevels.isEmpty, loraBlocks == .none else {
         throw fail("\(architecture.rawValue) adapts no encoder block: set promptedLevels [] and loraBlocks \"none\"")
       }
       guard architecture == .decoderOnly || numClasses == 1 else { throw fail("positional supports numClasses 1 only, got \(numClasses)") }
-    }
-    guard ["last-of-stage", "all-of-stage"].contains(promptBlocks) else {
-      throw fail("promptBlocks must be last-of-stage or all-of-stage, got \(promptBlocks)")
     }
     guard (1...2).contains(levelDecoderLayers) else {
       throw fail("levelDecoderDepth must be 1 or 2 (SAM's decoder has two layers), got \(levelDecoderLayers)")
     }
     guard (1...320).contains(loraRank) else { throw fail("loraRank must be 1...320, got \(loraRank)") }
-    guard ["from-first-prompt", "all", "prompted-only", "none"].contains(loraBlocks) else {
-      throw fail("loraBlocks must be from-first-prompt, all, prompted-only or none, got \(loraBlocks)")
-    }
-    guard ["learned", "x4+bilinear"].contains(fusionUpscale) else {
-      throw fail("fusionUpscale must be learned or x4+bilinear, got \(fusionUpscale)")
-    }
-    for (name, value) in [("neckInit", neckInit), ("levelDecoderInit", levelDecoderInit), ("fusionInit", fusionInit)] {
-      guard ["pretrained", "random"].contains(value) else { throw fail("\(name) must be pretrained or random, got \(value)") }
-    }
   }
 }
 

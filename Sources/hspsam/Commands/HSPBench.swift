@@ -17,7 +17,7 @@ struct HSPBench: ParsableCommand {
   @Option(help: "Intra-op threads.") var threads = 2
   @Option(parsing: .upToNextOption, help: "Levels whose prompts enter the encoder (1...3; default: the model default, [3]).")
   var promptedLevels: [Int] = HSPSAMConfig().promptedLevels
-  @Option(help: "LoRA placement: from-first-prompt, all, prompted-only, none.") var loraBlocks = HSPSAMConfig().loraBlocks
+  @Option(help: "LoRA placement: \(HSPSAMConfig.LoRABlocks.choices).") var loraBlocks = HSPSAMConfig().loraBlocks
   @Option(help: "Two-way layers of each level decoder (1 or 2; default: the model default, 1).")
   var levelDecoderDepth: Int = HSPSAMConfig().levelDecoderLayers
   @Flag(help: "After the timings, time one more whole training step op by op (self time per libtorch op).")
@@ -80,8 +80,10 @@ struct HSPBench: ParsableCommand {
       print("{\"name\": \"peak RSS MB\", \"value\": \(peak)}")
       return
     }
-    print("hspsam bench hsp: prompted levels \(promptedLevels), LoRA \(loraBlocks), level decoder depth \(levelDecoderDepth), batch \(b), \(threads) threads, \(trained) trained parameters")
+    print("hspsam bench hsp: prompted levels \(promptedLevels), LoRA \(loraBlocks.rawValue), level decoder depth \(levelDecoderDepth), batch \(b), \(threads) threads, \(trained) trained parameters")
     for r in rows { print(r.row) }
     print(String(format: "training images/s (whole step): %.2f; peak resident memory: %.0f MB", 1 / rows[3].seconds, peak))
   }
 }
+
+extension HSPSAMConfig.LoRABlocks: ExpressibleByArgument {}
