@@ -4,13 +4,10 @@ import Foundation
 /// Validation Dice against training hours for several runs, one curve each, read from their `log.jsonl`: the
 /// plot and table a recipe comparison is decided on (`hspsam curves`).
 public enum RunCurves {
-  public struct Series: Equatable {
+  public struct Series {
     public var name: String
     /// (hours since the run started, validation Dice@0.5) per validated epoch, oldest first.
     public var points: [(hours: Double, epoch: Int, dice: Double)]
-    public static func == (a: Series, b: Series) -> Bool {
-      a.name == b.name && a.points.elementsEqual(b.points) { $0.hours == $1.hours && $0.epoch == $1.epoch && $0.dice == $1.dice }
-    }
   }
 
   /// A run folder's validated epochs. Hours come from `elapsed` (all invocations, prefix cache included) or, in

@@ -29,17 +29,21 @@ public enum ImageIO {
 
   /// Decodes an image file (refused from its header when it has more than `pixelLimit` pixels).
   public static func read(_ path: String) throws -> Image {
-    let (width, height) = try size(of: path)
-    try checkPixelLimit(path, width: width, height: height)
     var image = ic_image()
+    var header: (width: Int32, height: Int32) = (0, 0)
+    // One read of the file: the header's size is checked against the limit on the bytes already read, and only
+    // then is the image decoded.
     try call(path) { format, data, message in
+      let sized = headerSize(format, path, data, &header.width, &header.height, message)
+      guard sized == 0, Int(header.width) * Int(header.height) <= pixelLimit else { return sized }
       switch format {
-      case .tiff: ic_decode_tiff(path, &image, message, messageSize)
-      case .jpeg: ic_decode_jpeg(data.baseAddress, data.count, &image, message, messageSize)
-      case .png: ic_decode_png(data.baseAddress, data.count, &image, message, messageSize)
+      case .tiff: return ic_decode_tiff(path, &image, message, messageSize)
+      case .jpeg: return ic_decode_jpeg(data.baseAddress, data.count, &image, message, messageSize)
+      case .png: return ic_decode_png(data.baseAddress, data.count, &image, message, messageSize)
       }
     }
     defer { ic_free(&image) }
+    try checkPixelLimit(path, width: Int(header.width), height: Int(header.height))
     let count = Int(image.width) * Int(image.height) * Int(image.channels)
     let samples: [UInt16]
     if image.bits == 16 {
@@ -66,14 +70,18 @@ public enum ImageIO {
   /// (a truncated file passes; `read` finds that).
   public static func size(of path: String) throws -> (width: Int, height: Int) {
     var width: Int32 = 0, height: Int32 = 0
-    try call(path) { format, data, message in
-      switch format {
-      case .tiff: ic_size_tiff(path, &width, &height, message, messageSize)
-      case .jpeg: ic_size_jpeg(data.baseAddress, data.count, &width, &height, message, messageSize)
-      case .png: ic_size_png(data.baseAddress, data.count, &width, &height, message, messageSize)
-      }
-    }
+    try call(path) { format, data, message in headerSize(format, path, data, &width, &height, message) }
     return (Int(width), Int(height))
+  }
+
+  /// The header's width and height through the format's codec (TIFF reads the path, the others the bytes).
+  private static func headerSize(_ format: Format, _ path: String, _ data: UnsafeBufferPointer<UInt8>, _ width: inout Int32,
+                                 _ height: inout Int32, _ message: UnsafeMutablePointer<CChar>) -> Int32 {
+    switch format {
+    case .tiff: return ic_size_tiff(path, &width, &height, message, messageSize)
+    case .jpeg: return ic_size_jpeg(data.baseAddress, data.count, &width, &height, message, messageSize)
+    case .png: return ic_size_png(data.baseAddress, data.count, &width, &height, message, messageSize)
+    }
   }
 
   private static let messageSize = 512  // bytes for a codec's error message
