@@ -40,13 +40,14 @@ mkdir -p "$out"
 
 colour='"channelGain": 0.2, "gamma": 0.4, "colourJitter": 0.2, "scaleRange": [0.8, 1.5]'
 colour2='"channelGain": 0.3, "gamma": 0.5, "colourJitter": 0.2, "scaleRange": [0.8, 1.8]'
-# member NAME INIT CONFIG: one fine-tune of configs/clinicdb-cpu.json with CONFIG over it, from INIT.
+# member NAME INIT CONFIG: one fine-tune of configs/clinicdb-cpu.json with CONFIG over it, from INIT (with the
+# ce-dice loss these experiments used, the default before 2026-12-07).
 member() {
   local name=$1 init=$2 config=$3 run="$out/$1" start=()
   [ -f "$run/.finished" ] && return 0
   if [ -f "$run/last.safetensors" ]; then start=(--resume); else start=(--init "$init"); fi
   echo "soup.sh: fine-tune $name (from $init)" >&2
-  "$bin" train "${start[@]}" --config configs/clinicdb-cpu.json --config "$config" ${epochs:+--epochs "$epochs"} \
+  "$bin" train "${start[@]}" --config configs/clinicdb-cpu.json --config '{"loss": "ce-dice"}' --config "$config" ${epochs:+--epochs "$epochs"} \
     --data "$data/CVC-ClinicDB" --split train.txt --seed "$seed" --out "$run" --device "$device"
   touch "$run/.finished"
 }
@@ -56,9 +57,9 @@ member colour "$shipped" "{\"learningRate\": 0.00027, \"cachedVariants\": 4, \"a
 member colour2 "$out/colour/best.safetensors" \
   "{\"epochs\": 4, \"learningRate\": 0.0002, \"cachedVariants\": 4, \"augmentation\": {$colour2}}"
 member tversky "$out/colour2/best.safetensors" \
-  "{\"epochs\": 4, \"learningRate\": 0.0002, \"cachedVariants\": 4, \"tverskyBeta\": 0.7, \"augmentation\": {$colour2}}"
+  "{\"epochs\": 4, \"learningRate\": 0.0002, \"cachedVariants\": 4, \"loss\": \"ce-dice\", \"tverskyBeta\": 0.7, \"augmentation\": {$colour2}}"
 member tversky-shipped "$shipped" \
-  "{\"epochs\": 4, \"learningRate\": 0.00027, \"cachedVariants\": 4, \"tverskyBeta\": 0.7, \"augmentation\": {$colour2}}"
+  "{\"epochs\": 4, \"learningRate\": 0.00027, \"cachedVariants\": 4, \"loss\": \"ce-dice\", \"tverskyBeta\": 0.7, \"augmentation\": {$colour2}}"
 
 soup="$out/soup.safetensors"
 [ -f "$soup" ] || "$bin" average --checkpoint "$out/ft" --checkpoint "$out/colour" --checkpoint "$out/colour2" \

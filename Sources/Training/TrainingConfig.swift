@@ -35,10 +35,10 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// When set, the Dice term of the loss is a Tversky loss on the foreground whose missed pixels weigh this much
   /// (false ones 1 - this); nil keeps the paper's soft Dice. 0.7 is the usual choice against under-segmentation.
   public var tverskyBeta: Double?
-  /// The loss of the fused output and of each level decoder: "ce-dice" (the paper code's, default) or "structure"
-  /// (PraNet's boundary-weighted cross-entropy + weighted IoU, `Losses.structure`; `diceWeight` and `tverskyBeta`
-  /// are then unused).
-  public var loss = LossKind.ceDice
+  /// The loss of the fused output and of each level decoder: "structure" (default: PraNet's boundary-weighted
+  /// cross-entropy + weighted IoU, `Losses.structure`; `diceWeight` and `tverskyBeta` are then unused), chosen over
+  /// the paper code's "ce-dice" on validation Dice (docs/recipes.md).
+  public var loss = LossKind.structure
   public enum LossKind: String, Codable, Sendable { case ceDice = "ce-dice", structure }
   /// When set, validation, `best` and exports use an exponential moving average of the trained weights with this
   /// decay (e.g. 0.999), warmed up as min(decay, (1 + step) / (10 + step)) so early averages do not hold the
@@ -158,6 +158,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     try check(weightDecay >= 0, "weightDecay must be >= 0")
     try check((0...1).contains(diceWeight), "diceWeight must be in [0, 1]")
     if let beta = tverskyBeta { try check((0...1).contains(beta), "tverskyBeta must be in [0, 1] or null, got \(beta)") }
+    try check(tverskyBeta == nil || loss == .ceDice, "tverskyBeta applies to the \"ce-dice\" loss only; set \"loss\": \"ce-dice\" with it")
     try check(lambdaAux >= 0, "lambdaAux must be >= 0")
     if let decay = emaDecay { try check(decay > 0 && decay < 1, "emaDecay must be in (0, 1) or null, got \(decay)") }
     try check(gradientClip > 0, "gradientClip must be > 0")

@@ -261,7 +261,10 @@ final class TrainerTests: XCTestCase {
     XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"tverskyBeta": 1.5}"#.utf8), source: "c.json")) {
       XCTAssertEqual($0.localizedDescription, "c.json: tverskyBeta must be in [0, 1] or null, got 1.5")
     }
-    XCTAssertEqual(try TrainingConfig.decode(Data(#"{"tverskyBeta": 0.7}"#.utf8), source: "c.json").tverskyBeta, 0.7)
+    XCTAssertEqual(try TrainingConfig.decode(Data(#"{"loss": "ce-dice", "tverskyBeta": 0.7}"#.utf8), source: "c.json").tverskyBeta, 0.7)
+    XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"tverskyBeta": 0.7}"#.utf8), source: "c.json")) {
+      XCTAssertEqual($0.localizedDescription, "c.json: tverskyBeta applies to the \"ce-dice\" loss only; set \"loss\": \"ce-dice\" with it")
+    }
     XCTAssertThrowsError(try TrainingConfig.decode(Data(#"{"batchSize": 0}"#.utf8), source: "c.json")) {
       XCTAssertTrue($0.localizedDescription.contains("batchSize must be"), $0.localizedDescription)
     }
