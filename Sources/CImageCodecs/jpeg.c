@@ -7,6 +7,7 @@
 #include <jerror.h>
 
 #include "image_codecs.h"
+#include "row_reducer.h"
 
 void ic_free(ic_image *image) {
   if (image != NULL) {
@@ -42,16 +43,19 @@ static void use_error_manager(struct jpeg_decompress_struct *info, struct error_
   manager->truncated = 0;
 }
 
-int ic_decode_jpeg(const uint8_t *data, size_t size, ic_image *out, char *error, size_t error_size) {
+int ic_decode_jpeg(const uint8_t *data, size_t size, int32_t factor, ic_image *out, char *error, size_t error_size) {
   struct jpeg_decompress_struct info;
   struct error_manager manager;
-  uint8_t *volatile pixels = NULL;
+  ic_row_reducer reducer;
+  uint8_t *volatile row = NULL;
   memset(out, 0, sizeof(*out));
+  memset(&reducer, 0, sizeof(reducer));
   use_error_manager(&info, &manager);
   if (setjmp(manager.escape)) {
     snprintf(error, error_size, "JPEG: %s", manager.message);
     jpeg_destroy_decompress(&info);
-    free(pixels);
+    ic_row_reducer_free(&reducer);
+    free(row);
     return 1;
   }
   jpeg_create_decompress(&info);
@@ -63,31 +67,38 @@ int ic_decode_jpeg(const uint8_t *data, size_t size, ic_image *out, char *error,
     return 1;
   }
   info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  // libjpeg-turbo scales by M/8 in the inverse DCT; 1/2, 1/4 and 1/8 are its fast paths. The rest of the factor
+  // is averaged by the row reducer (ceil(ceil(w / a) / b) = ceil(w / ab), so sizes agree with a plain reduction).
+  if (factor < 1) factor = 1;
+  int32_t scale = factor % 8 == 0 ? 8 : factor % 4 == 0 ? 4 : factor % 2 == 0 ? 2 : 1;
+  info.scale_num = 1;
+  info.scale_denom = (unsigned int)scale;
   jpeg_start_decompress(&info);
   size_t stride = (size_t)info.output_width * (size_t)info.output_components;
-  pixels = malloc(stride * info.output_height);
-  if (pixels == NULL) {
+  row = malloc(stride);
+  if (row == NULL || ic_row_reducer_init(&reducer, (int32_t)info.output_width, (int32_t)info.output_height,
+                                         info.output_components, 8, factor / scale)) {
     snprintf(error, error_size, "JPEG: out of memory");
     jpeg_destroy_decompress(&info);
+    free(row);
     return 1;
   }
   while (info.output_scanline < info.output_height) {
-    JSAMPROW row = pixels + stride * info.output_scanline;
-    jpeg_read_scanlines(&info, &row, 1);
+    JSAMPROW rows[1] = {row};
+    jpeg_read_scanlines(&info, rows, 1);
+    ic_row_reducer_add(&reducer, row);
   }
+  free(row);
+  row = NULL;
   if (manager.truncated) {
     snprintf(error, error_size, "JPEG: premature end of file (truncated)");
     jpeg_destroy_decompress(&info);
-    free(pixels);
+    ic_row_reducer_free(&reducer);
     return 1;
   }
   jpeg_finish_decompress(&info);
-  out->width = (int32_t)info.output_width;
-  out->height = (int32_t)info.output_height;
-  out->channels = info.output_components;
-  out->bits = 8;
-  out->pixels = pixels;
   jpeg_destroy_decompress(&info);
+  ic_row_reducer_finish(&reducer, out);
   return 0;
 }
 

@@ -78,7 +78,6 @@ public enum ModelEvaluation {
 
   /// A probability map as 8 bits, round(255 p): what a saved prediction (and `predict --prob`) holds, and what
   /// the metrics score, so a saved map re-scored with `--pred` gives the same numbers.
-  public static func eightBit(_ probability: [Float]) -> [UInt8] {
-    probability.map { UInt8(Swift.max(0, Swift.min(255, ($0 * 255).rounded()))) }
-  }
+  public static func eightBit(_ probability: [Float]) -> [UInt8] { probability.map(eightBit) }
+  public static func eightBit(_ probability: Float) -> UInt8 { UInt8(Swift.max(0, Swift.min(255, (probability * 255).rounded()))) }
 }

@@ -29,6 +29,17 @@ public final class PromptFreePredictor {
                                 normalization: metadata.config.inputNormalization)
   }
 
+  /// Images of more pixels than this are predicted from a reduced copy (`readingFactor`): the model sees 256 pixels
+  /// a side, and a full-size copy of a 400-megapixel image and its maps would take tens of GB.
+  public static let largeImagePixels = 16_000_000
+  /// The most pixels of that reduced copy (e.g. 2000 x 2000, still 8 times the model's input a side).
+  public static let reducedImagePixels = 4_000_000
+
+  /// The factor to read an image of this size by (`ImageIO.read(_:reducedBy:)`): 1 up to `largeImagePixels`.
+  public static func readingFactor(width: Int, height: Int) -> Int {
+    width * height > largeImagePixels ? ImageIO.reductionFactor(width: width, height: height, toAtMost: reducedImagePixels) : 1
+  }
+
   /// Prediction-time logits (B, K+1, S, S): the model's own output, or for `positional` SAM's mask from the
   /// prompts its classifier derives.
   public static func logits(model: HSPSAM, images: Tensor) throws -> Tensor {

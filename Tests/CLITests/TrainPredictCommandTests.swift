@@ -3,6 +3,7 @@ import Foundation
 import Models
 import Tensor
 import TestSupport
+import Training
 import XCTest
 
 /// `hspsam train` then `hspsam predict` as a user runs them, on generated images, for one optimiser step.
@@ -257,6 +258,64 @@ final class TrainPredictCommandTests: XCTestCase {
     XCTAssertTrue(FileManager.default.fileExists(atPath: output + "/h0.png"), "the other image is predicted")
     let peak = try XCTUnwrap(stderr.firstMatch(of: /peak-kb (\d+)/).flatMap { Int($0.1) }, stderr)
     XCTAssertLessThan(peak, 2_000_000, "peak resident memory \(peak) KB")
+  }
+
+  /// An image over `PromptFreePredictor.largeImagePixels` (a 4200 x 4000 frame, PNG) is read reduced and its masks
+  /// written at full size row by row: the mask agrees with the full-size prediction made in-process (IoU > 0.98,
+  /// the reduction moves the edge by a pixel or two), and the process peaks under the full-size path's memory.
+  func testALargeImageIsPredictedReducedWithFullSizeMasks() throws {
+    let weights = try Fixtures.requireLiteMedSAMWeights()
+    let time = "/usr/bin/time"
+    guard FileManager.default.isExecutableFile(atPath: time) else { throw XCTSkip("GNU time (Debian's time) measures the child's peak memory") }
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let (width, height) = (4200, 4000)
+    // A bright disc on a dark gradient, as scripts/fixtures/make_huge_images.c draws (row by row: debug builds are slow).
+    let (cx, cy, r) = (0.55 * Double(width), 0.45 * Double(height), 0.2 * Double(height))
+    var rgb = [UInt8](); rgb.reserveCapacity(width * height * 3)
+    let gradient: [UInt8] = (0..<width).flatMap { (x: Int) -> [UInt8] in [UInt8(60 + 100 * x / width), 0, 50] }
+    for y in 0..<height {
+      var row = gradient
+      for x in 0..<width { row[3 * x + 1] = UInt8(40 + 60 * y / height) }
+      let dy = Double(y) - cy
+      if dy * dy < r * r {
+        let half = (r * r - dy * dy).squareRoot()
+        for x in max(0, Int((cx - half).rounded(.up)))...min(width - 1, Int((cx + half).rounded(.down))) {
+          row[3 * x] = 220; row[3 * x + 1] = 120; row[3 * x + 2] = 90
+        }
+      }
+      rgb += row
+    }
+    let large = folder.appendingPathComponent("large.png").path
+    try ImageIO.writePNG(rgb, width: width, height: height, channels: 3, to: large)
+    XCTAssertEqual(PromptFreePredictor.readingFactor(width: width, height: height), 3)
+    let output = folder.appendingPathComponent("out").path
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: time)
+    process.arguments = ["-f", "peak-kb %M", hspsamExecutable.path, "predict", large, "--output", output, "--prob"]
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = Pipe()
+    try process.run()
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationStatus, 0, stderr)
+    let mask = try ImageIO.read(output + "/large.png"), probability = try ImageIO.read(output + "/large_prob.png")
+    XCTAssertEqual([mask.width, mask.height, probability.width, probability.height], [width, height, width, height])
+    let peak = try XCTUnwrap(stderr.firstMatch(of: /peak-kb (\d+)/).flatMap { Int($0.1) }, stderr)
+    XCTAssertLessThan(peak, 800_000, "peak resident memory \(peak) KB")
+
+    let shipped = Fixtures.repository.appendingPathComponent("models/hsp-clinicdb.safetensors").path
+    let predictor = try PromptFreePredictor(checkpoint: shipped, baseCheckpoint: weights)
+    let full = try predictor.segment(Image(width: width, height: height, channels: 3, bytes: rgb)).classes
+    var both = 0, either = 0
+    for (a, b) in zip(full, mask.samples) where a == 1 || b > 127 {
+      either += 1
+      if a == 1 && b > 127 { both += 1 }
+    }
+    XCTAssertGreaterThan(either, width * height / 20, "the disc is found")
+    print("large image: peak \(peak) KB, IoU \(Double(both) / Double(either))")
+    XCTAssertGreaterThan(Double(both) / Double(either), 0.98, "IoU of the reduced and the full-size prediction")
   }
 
   /// A checkpoint write killed half-way (kill -9) leaves its hidden temporary; the next run in that folder removes

@@ -121,6 +121,73 @@ final class ImageIOTests: XCTestCase {
     XCTAssertThrowsError(try ImageIO.read(headerOnly), "the pixels are missing: read names the file")
   }
 
+  /// Reading reduced (rows streamed through the C reducer, or libjpeg's scaled decoding for JPEG's powers of two)
+  /// equals the rounded block means of the whole image, computed here from the full decode, for every fixture
+  /// format and layout and factors that do and do not divide the sides. JPEG's scaled inverse DCT is not a block
+  /// mean: within a few grey levels of it.
+  func testReducedReadingEqualsBlockMeansOfTheWholeImage() throws {
+    let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("images/expected.json")))
+    let names = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any]).keys.sorted()
+    for name in names {
+      let path = Fixtures.path("images/\(name)")
+      let whole = try ImageIO.read(path)
+      for factor in [2, 3, 4, 5] {
+        let reduced = try ImageIO.read(path, reducedBy: factor)
+        let expected = blockMeans(whole, factor)
+        XCTAssertEqual([reduced.width, reduced.height, reduced.channels, reduced.bitDepth],
+                       [expected.width, expected.height, whole.channels, whole.bitDepth], "\(name) / \(factor)")
+        if name.hasSuffix(".jpg") && factor % 2 == 0 {
+          continue  // scaled decoding of these random-pixel fixtures is not a block mean; see the Kvasir test below
+        } else {
+          XCTAssertEqual(reduced.samples, expected.samples, "\(name) / \(factor)")
+        }
+      }
+    }
+    XCTAssertEqual(ImageIO.reductionFactor(width: 20000, height: 20000, toAtMost: 4_000_000), 10)
+    XCTAssertEqual(ImageIO.reductionFactor(width: 384, height: 288, toAtMost: 4_000_000), 1)
+  }
+
+  /// libjpeg's scaled decoding (1/2, 1/4, 1/8) of real colonoscopy JPEGs is close to the block means of the whole
+  /// image: it is what reduced reading uses for large JPEGs.
+  func testScaledJPEGDecodingIsNearTheBlockMeans() throws {
+    let folder = Fixtures.sharedData.appendingPathComponent("Kvasir-SEG/images")
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().prefix(3), !names.isEmpty else {
+      throw XCTSkip("Kvasir-SEG is not at \(folder.path)")
+    }
+    for name in names {
+      let path = folder.appendingPathComponent(name).path
+      let whole = try ImageIO.read(path)
+      for factor in [2, 4, 8] {
+        let reduced = try ImageIO.read(path, reducedBy: factor), expected = blockMeans(whole, factor)
+        XCTAssertEqual([reduced.width, reduced.height], [expected.width, expected.height], "\(name) / \(factor)")
+        let differences = zip(reduced.samples, expected.samples).map { Double(Swift.abs(Int($0) - Int($1))) }
+        let mean = differences.reduce(0, +) / Double(differences.count)
+        XCTAssertLessThan(mean, 1.0, "\(name) / \(factor)")
+      }
+    }
+  }
+
+  /// The mean of each factor x factor block (edge blocks over the pixels they have), rounded half up.
+  func blockMeans(_ image: Image, _ factor: Int) -> (width: Int, height: Int, samples: [UInt16]) {
+    let width = (image.width + factor - 1) / factor, height = (image.height + factor - 1) / factor
+    var samples: [UInt16] = []
+    for by in 0..<height {
+      for bx in 0..<width {
+        for c in 0..<image.channels {
+          var sum = 0, count = 0
+          for y in (by * factor)..<min(image.height, (by + 1) * factor) {
+            for x in (bx * factor)..<min(image.width, (bx + 1) * factor) {
+              sum += Int(image.samples[(y * image.width + x) * image.channels + c])
+              count += 1
+            }
+          }
+          samples.append(UInt16((sum + count / 2) / count))
+        }
+      }
+    }
+    return (width, height, samples)
+  }
+
   /// An image with more pixels than `ImageIO.pixelLimit` is refused from its header, in every format, with one
   /// line naming the file, its size and the limit; at the limit it decodes.
   func testImagesPastThePixelLimitAreRefusedFromTheHeader() throws {

@@ -28,22 +28,45 @@ public enum ImageIO {
   nonisolated(unsafe) public static var pixelLimit = 50_000_000
 
   /// Decodes an image file (refused from its header when it has more than `pixelLimit` pixels).
-  public static func read(_ path: String) throws -> Image {
+  public static func read(_ path: String) throws -> Image { try read(path, reducedBy: 1) }
+
+  /// Decodes an image file with each side divided by `factor` (rounded up; factor x factor blocks averaged), as its
+  /// rows stream from the decoder: only the reduced image is held (JPEG's powers of two are libjpeg's scaled
+  /// decoding). 16-bit or interlaced PNGs and TIFFs with separate planes cannot stream and are decoded whole first.
+  /// The file is refused from its header when its full size has more than `pixelLimit` pixels.
+  public static func read(_ path: String, reducedBy factor: Int) throws -> Image {
     var image = ic_image()
     var header: (width: Int32, height: Int32) = (0, 0)
+    let factor = Int32(Swift.max(1, factor))
+    var streamed = true
     // One read of the file: the header's size is checked against the limit on the bytes already read, and only
     // then is the image decoded.
     try call(path) { format, data, message in
       let sized = headerSize(format, path, data, &header.width, &header.height, message)
       guard sized == 0, Int(header.width) * Int(header.height) <= pixelLimit else { return sized }
-      switch format {
-      case .tiff: return ic_decode_tiff(path, &image, message, messageSize)
-      case .jpeg: return ic_decode_jpeg(data.baseAddress, data.count, &image, message, messageSize)
-      case .png: return ic_decode_png(data.baseAddress, data.count, &image, message, messageSize)
+      let decode = { (factor: Int32) -> Int32 in
+        switch format {
+        case .tiff: return ic_decode_tiff(path, factor, &image, message, messageSize)
+        case .jpeg: return ic_decode_jpeg(data.baseAddress, data.count, factor, &image, message, messageSize)
+        case .png: return ic_decode_png(data.baseAddress, data.count, factor, &image, message, messageSize)
+        }
       }
+      let status = decode(factor)
+      guard status == Int32(IC_CANNOT_STREAM) else { return status }
+      streamed = false
+      return decode(1)
     }
     defer { ic_free(&image) }
     try checkPixelLimit(path, width: Int(header.width), height: Int(header.height))
+    if !streamed {
+      var reduced = ic_image()
+      var message = [CChar](repeating: 0, count: messageSize)
+      guard ic_reduce(&image, factor, &reduced, &message, messageSize) == 0 else {
+        throw ImageIOError(path: path, reason: cString(message))
+      }
+      ic_free(&image)
+      image = reduced
+    }
     let count = Int(image.width) * Int(image.height) * Int(image.channels)
     let samples: [UInt16]
     if image.bits == 16 {
@@ -53,6 +76,13 @@ public enum ImageIO {
     }
     return Image(width: Int(image.width), height: Int(image.height), channels: Int(image.channels),
                  bitDepth: Int(image.bits), samples: samples)
+  }
+
+  /// The smallest factor that brings a width x height image to at most `pixels` pixels (1 when it already fits).
+  public static func reductionFactor(width: Int, height: Int, toAtMost pixels: Int) -> Int {
+    var factor = 1
+    while ((width + factor - 1) / factor) * ((height + factor - 1) / factor) > pixels { factor += 1 }
+    return factor
   }
 
   /// Refuses an image of more than `pixelLimit` pixels, naming the file, its size and the limit.

@@ -10,7 +10,8 @@ struct PredictCommand: ParsableCommand {
     abstract: "Segment images with a trained HSP-SAM model: no prompt of any kind.",
     discussion: """
       Writes <stem>.png per image at the image's size: 0/255 for one class, class indices for several; with \
-      --overlay also <stem>_overlay.png. --prob also writes <stem>_prob.png, 255 x foreground probability (the map \
+      --overlay also <stem>_overlay.png (images over 16 megapixels: at the reduced size they are predicted at, at \
+      most 4 megapixels; their masks are at full size). --prob also writes <stem>_prob.png, 255 x foreground probability (the map \
       `hspsam evaluate` scores). --box-refine replaces a one-class model's mask with the frozen LiteMedSAM's \
       outline of each object it found, from the object's box (docs/usage.md, "HSP-SAM: \
       prompt-free training, prediction and evaluation").
@@ -68,9 +69,12 @@ struct PredictCommand: ParsableCommand {
     // goes on, so one bad file among a thousand costs its own mask only, and exits non-zero at the end.
     var unreadable: [String] = []
     for file in files {
-      let image: Image
+      let image: Image, fullSize: (width: Int, height: Int)
       do {
-        image = try ImageIO.read(file)
+        // Large images are read reduced, predicted at that size, and their masks written back at full size row by
+        // row (PromptFreePredictor.largeImagePixels): memory stays bounded whatever the image's size.
+        fullSize = try ImageIO.size(of: file)
+        image = try ImageIO.read(file, reducedBy: PromptFreePredictor.readingFactor(width: fullSize.width, height: fullSize.height))
       } catch let error as ImageIOError {
         unreadable.append(file)
         FileHandle.standardError.write(Data("\rskipped \(error.localizedDescription)\n".utf8))
@@ -86,11 +90,28 @@ struct PredictCommand: ParsableCommand {
       }
       let stem = Self.stem(of: file)
       let out = URL(fileURLWithPath: output)
-      try ImageIO.writePNG(binary ? classes.map { $0 * 255 } : classes, width: image.width, height: image.height, channels: 1,
-                           to: out.appendingPathComponent("\(stem).png").path)
-      if prob {
-        try ImageIO.writePNG(ModelEvaluation.eightBit(foreground), width: image.width, height: image.height, channels: 1,
-                             to: out.appendingPathComponent("\(stem)_prob.png").path)
+      let maskPath = out.appendingPathComponent("\(stem).png").path, probPath = out.appendingPathComponent("\(stem)_prob.png").path
+      if (image.width, image.height) == fullSize {
+        try ImageIO.writePNG(binary ? classes.map { $0 * 255 } : classes, width: image.width, height: image.height, channels: 1,
+                             to: maskPath)
+        if prob {
+          try ImageIO.writePNG(ModelEvaluation.eightBit(foreground), width: image.width, height: image.height, channels: 1, to: probPath)
+        }
+      } else {
+        // Reduced: the probability is resized bilinearly (as the model's logits are) and thresholded per pixel;
+        // several classes' indices by nearest neighbour. The overlay below stays at the reduced size.
+        let (width, height) = fullSize
+        if binary {
+          try UpscaledPNG.write(foreground, width: image.width, height: image.height, fullWidth: width, fullHeight: height,
+                                to: maskPath) { $0 > 0.5 ? 255 : 0 }
+        } else {
+          try UpscaledPNG.write(classes, width: image.width, height: image.height, channels: 1, fullWidth: width,
+                                fullHeight: height, to: maskPath)
+        }
+        if prob {
+          try UpscaledPNG.write(foreground, width: image.width, height: image.height, fullWidth: width, fullHeight: height,
+                                to: probPath) { ModelEvaluation.eightBit($0) }
+        }
       }
       if overlay {
         let drawn = Overlay.draw(rgb: image.rgb8(), width: image.width, height: image.height, mask: classes)
