@@ -207,7 +207,8 @@ final class ImageIOTests: XCTestCase {
     }
   }
 
-  /// Mutated and truncated copies of every fixture: each read must return or throw, never crash or hang.
+  /// Mutated and truncated copies of every fixture: each read (whole, header, reduced) must return or throw, never
+  /// crash or hang.
   /// Bounded: 0.6 seconds per format.
   func testFuzzedFilesNeverCrash() throws {
     let scratch = try makeTemporaryFolder()
@@ -232,6 +233,7 @@ final class ImageIOTests: XCTestCase {
         attempts += 1
         do { _ = try ImageIO.read(target.path) } catch { failures += 1 }
         _ = try? ImageIO.size(of: target.path)  // the header reader gets the same files: no crash, no hang
+        _ = try? ImageIO.read(target.path, reducedBy: 3)  // and the streaming decoders (libpng's row API, strips)
       }
     }
     XCTAssertGreaterThan(attempts, 200)
