@@ -1,17 +1,11 @@
 import Data
 import Foundation
+import Training
 
-/// Where set-up put the shared files. `HSPSAM_HOME` overrides the repository folder this binary was built from.
+/// Where set-up put the shared files (the library's `ModelSources`, one place for every verb).
 enum Paths {
-  static var repository: URL {
-    if let home = ProcessInfo.processInfo.environment["HSPSAM_HOME"] { return URL(fileURLWithPath: home) }
-    // Sources/hspsam/Paths.swift -> repository root.
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-  }
-
-  static var liteMedSAMWeights: String { repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path }
-  /// libtorch's CUDA backend, present after `HSPSAM_CUDA=1 bash scripts/setup.sh`.
-  static var libtorchCUDA: String { repository.appendingPathComponent("vendor/libtorch/lib/libtorch_cuda.so").path }
+  static var repository: URL { ModelSources.repository }
+  static var liteMedSAMWeights: String { ModelSources.liteMedSAMWeights }
 }
 
 /// A user-facing failure: printed as one line, exit status 1.
@@ -44,35 +38,21 @@ func isFile(_ path: String) -> Bool {
 /// Makes an output folder (and its parents) before the command's work, so that a bad path fails at once, in one
 /// line naming the option, instead of after an evaluation of every image.
 func createFolder(_ path: String, option: String) throws {
-  if isFile(path) { throw CommandError("\(option) \(path) is a file, not a folder") }
-  do {
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-  } catch let error as CocoaError {
-    let failed = error.path.flatMap { URL(fileURLWithPath: $0).standardizedFileURL != URL(fileURLWithPath: path).standardizedFileURL ? $0 : nil }
-    throw CommandError("\(option) \(path): cannot make the folder (\(failed.map { "\($0): " } ?? "")\(error.reason))")
-  }
+  do { try OutputFolder.create(path) } catch let error as OutputFolderError { throw CommandError("\(option) \(error.localizedDescription)") }
 }
 
-/// Trained models shipped in the repository's `models/` folder (trained parameters only, float16; the base
-/// LiteMedSAM weights come from set-up). `hspsam predict` and `evaluate` use the first when no checkpoint is given.
+/// Trained models shipped in the repository's `models/` folder (`ModelSources.builtinModels`).
 enum BuiltinModels {
-  static let all = ["hsp-clinicdb"]
+  static var all: [String] { ModelSources.builtinModels }
   static var names: String { all.joined(separator: ", ") }
-  static func path(_ name: String) -> String { Paths.repository.appendingPathComponent("models/\(name).safetensors").path }
 }
 
 extension Paths {
   /// A run folder, a checkpoint file, a built-in model name, or nil for the default built-in model.
   static func resolveCheckpoint(_ checkpoint: String?) throws -> String {
-    let name = checkpoint ?? BuiltinModels.all[0]
-    if BuiltinModels.all.contains(name) && !FileManager.default.fileExists(atPath: name) {
-      let path = BuiltinModels.path(name)
-      guard FileManager.default.fileExists(atPath: path) else {
-        throw CommandError("built-in model \(name) is missing (\(path)): check out the repository's models/ folder or pass --checkpoint RUN")
-      }
-      return path
+    do { return try ModelSources.checkpoint(checkpoint) } catch let error as ModelSourceError {
+      throw CommandError("\(error.localizedDescription) or pass --checkpoint RUN")
     }
-    return name
   }
 }
 

@@ -32,22 +32,9 @@ struct DeviceOptions: ParsableArguments {
 
   /// The device, with CUDA loaded and checked when asked for.
   func resolve() throws -> Device {
-    guard let parsed = Device(device), parsed != .meta else {
-      throw CommandError("--device \(device): expected cpu, cuda or cuda:N")
+    do { return try ModelSources.device(device) } catch let error as ModelSourceError {
+      throw CommandError("--device \(device): \(error.localizedDescription)")
     }
-    guard case .cuda(let index) = parsed else { return parsed }
-    let library = Paths.libtorchCUDA
-    guard FileManager.default.fileExists(atPath: library) else {
-      throw CommandError("--device \(device): \(library) is missing: run HSPSAM_CUDA=1 bash scripts/setup.sh")
-    }
-    do { try Torch.loadCUDA(path: library) } catch {
-      throw CommandError("--device \(device): cannot load \(library): \(error)")
-    }
-    let count = Device.cudaDeviceCount
-    guard index < count else {
-      throw CommandError("--device \(device): libtorch's CUDA backend is loaded but sees \(count) CUDA device\(count == 1 ? "" : "s")")
-    }
-    return parsed
   }
 }
 
@@ -84,17 +71,22 @@ struct BoxRefinementOptions: ParsableArguments {
     if let boxMinFraction, !(0...1).contains(boxMinFraction) { throw ValidationError("--box-min-fraction must be in 0...1") }
   }
 
-  /// `segmenter` itself, or wrapped in the refinement when asked; refused for a model with several classes.
-  func apply(to predictor: PromptFreePredictor, device: Device) throws -> ForegroundSegmenter {
-    guard boxRefine else { return predictor }
-    let classes = predictor.metadata.config.model.numClasses
-    guard classes == 1 else {
+  /// The library's settings, nil without --box-refine.
+  var settings: TrainedModel.BoxRefinementSettings? {
+    boxRefine ? TrainedModel.BoxRefinementSettings(padding: boxPadding, minimumAreaFraction: boxMinFraction) : nil
+  }
+}
+
+extension TrainedModel {
+  /// The model a command's options name, with errors naming those options.
+  init(checkpoint: String?, base: BaseCheckpointOptions, device: Device, testTime: TestTimeAugmentationOptions,
+       refinement: BoxRefinementOptions) throws {
+    do {
+      try self.init(checkpoint: Paths.resolveCheckpoint(checkpoint), baseCheckpoint: base.path, device: device,
+                    testTimeAugmentation: testTime.augmentation, boxRefinement: refinement.settings)
+    } catch ModelSourceError.boxRefinementNeedsOneClass(let classes) {
       throw CommandError("--box-refine needs a one-class model; this one has \(classes) classes")
     }
-    let refinement = try BoxRefinement(promptFree: predictor, weights: Paths.liteMedSAMWeights, device: device)
-    if let boxPadding { refinement.padding = boxPadding }
-    if let boxMinFraction { refinement.minimumAreaFraction = boxMinFraction }
-    return refinement
   }
 }
 

@@ -124,9 +124,7 @@ extension EvaluateCommand {
       segmenter = try LiteMedSAMBaseline(mode: baseline, weights: Paths.liteMedSAMWeights, device: device)
       source = "baseline \(baseline.rawValue) (frozen LiteMedSAM, \(Paths.liteMedSAMWeights))"
     case .checkpoint(let path):
-      let predictor = try PromptFreePredictor(checkpoint: path, baseCheckpoint: base.path, device: device)
-      predictor.testTimeAugmentation = testTime.augmentation
-      segmenter = try refinement.apply(to: predictor, device: device)
+      segmenter = try TrainedModel(checkpoint: path, base: base, device: device, testTime: testTime, refinement: refinement).segmenter
       source = "checkpoint \(path)" + (testTime.augmentation.label.map { ", \($0)" } ?? "")
         + (refinement.boxRefine ? ", box refinement" : "")
     }
