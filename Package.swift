@@ -15,6 +15,9 @@ let package = Package(
   products: [
     .library(name: "Tensor", targets: ["Tensor"]),
     .library(name: "NN", targets: ["NN"]),
+    // The library a user's package depends on: `import Training` has every verb (TrainedModel, PredictionRun,
+    // EvaluationRun, SegmentationRun, Trainer), `Data` the images and metrics.
+    .library(name: "HSPSAM", targets: ["Training", "Data", "Models"]),
     .executable(name: "hspsam", targets: ["hspsam"]),
   ],
   dependencies: [

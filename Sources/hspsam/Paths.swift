@@ -18,14 +18,8 @@ struct CommandError: Error, LocalizedError {
 /// Refuses to write into a folder that does not exist, or over one of `others` (the files the command reads, and
 /// those it writes besides this one), naming the option.
 func checkWritable(_ path: String, option: String, others: [String] = []) throws {
-  let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-  if let other = others.first(where: { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path == target }) {
-    throw CommandError("\(option) \(path) would overwrite \(other), which this command also uses: choose another file")
-  }
-  let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-  var isDirectory: ObjCBool = false
-  guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-    throw CommandError("\(option) \(path): folder \(folder) does not exist")
+  do { try OutputFile.checkWritable(path, others: others) } catch let error as OutputFileError {
+    throw CommandError("\(option) \(error.localizedDescription)")
   }
 }
 

@@ -97,76 +97,35 @@ extension EvaluateCommand {
     if let report { try createFolder(report, option: "--report") }
     if let savePred { try createFolder(savePred, option: "--save-pred") }
     // A checkpoint that names nothing fails before the data are read.
-    let model: ModelToRun = try baseline.map { .baseline($0) }
-      ?? .checkpoint(RunCheckpoint.resolve(Paths.resolveCheckpoint(checkpoint), option: "--checkpoint"))
-    // So are the data: every image and mask opens, with the mask at its image's size, before the model loads
-    // (with --skip-invalid the pairs that do not are named now and left out).
+    let checkpointPath = try baseline == nil ? RunCheckpoint.resolve(Paths.resolveCheckpoint(checkpoint), option: "--checkpoint") : nil
+    // So are the data: every image and mask opens before the model loads.
     let named = DatasetArgument.resolve(datasets)
     let encodings = try maskRules.encodings(names: named.map(\.name), default: .threshold(gtThreshold))
-    let sets = try zip(named, encodings).map { named, encoding in
-      let listed = try SegmentationDataset(root: named.folder, name: named.name, split: split, encoding: encoding)
-      guard skipInvalid else {
-        try listed.checkFiles()
-        return (listed, encoding, [FileError]())
-      }
-      let (readable, skipped) = listed.withoutUnreadablePairs()
-      for error in skipped { Self.sayLeftOut(error) }
-      guard !readable.samples.isEmpty else {
-        throw SegmentationDataset.nothingReadable(named.name, listed: listed.samples.count)
-      }
-      return (readable, encoding, skipped)
-    }
-    let segmenter: ForegroundSegmenter
-    let source: String
+    var options = EvaluationRun.Options(datasets: zip(named, encodings).map { EvaluationRun.Source(name: $0.name, folder: $0.folder, encoding: $1) })
+    options.split = split
+    options.savePredictions = savePred
+    options.galleryCases = cases
+    options.skipInvalid = skipInvalid
+    let evaluation = try EvaluationRun(options, progress: Self.show)
     let device = try deviceOptions.resolve()
-    switch model {
-    case .baseline(let baseline):
+    let segmenter: ForegroundSegmenter, source: String
+    if let baseline {
       segmenter = try LiteMedSAMBaseline(mode: baseline, weights: Paths.liteMedSAMWeights, device: device)
       source = "baseline \(baseline.rawValue) (frozen LiteMedSAM, \(Paths.liteMedSAMWeights))"
-    case .checkpoint(let path):
+    } else {
+      let path = checkpointPath ?? ""
       segmenter = try TrainedModel(checkpoint: path, base: base, device: device, testTime: testTime, refinement: refinement).segmenter
       source = "checkpoint \(path)" + (testTime.augmentation.label.map { ", \($0)" } ?? "")
         + (refinement.boxRefine ? ", box refinement" : "")
     }
-    var rows: [ModelEvaluation.Row] = []
     // Ctrl-C or SIGTERM stops after the image under way; the table then covers the images done (a second one quits).
     let stopRequest = StopRequest()
     defer { stopRequest.restore() }
-    var interrupted: String?
-    for (index, (dataset, encoding, leftOutByHeader)) in sets.enumerated() {
-      if let masks = dataset.maskSummary { FileHandle.standardError.write(Data("\(dataset.name): \(masks)\n".utf8)) }
-      if encoding.classCount > 2, ModelEvaluation.classSegmenter(segmenter, for: encoding) == nil {
-        FileHandle.standardError.write(Data(("\(dataset.name): the model's classes are not the \(encoding.classCount - 1) of " +
-          "\(encoding.rule): scored as any class against background, no per-class Dice\n").utf8))
-      }
-      var meter = ProgressMeter(total: dataset.samples.count)
-      let row = try ModelEvaluation.run(segmenter: segmenter, dataset: dataset, savePredictions: savePred.map {
-        URL(fileURLWithPath: $0).appendingPathComponent(dataset.name).path
-      }, galleryCases: cases, progress: { done, _ in
-        meter.update(done: done)
-        FileHandle.standardError.write(Data("\r\(dataset.name): \(meter.line())   ".utf8))
-      }, shouldStop: { StopRequest.received != nil }, skip: skipInvalid ? { Self.sayLeftOut($0) } : nil)
-      FileHandle.standardError.write(Data(String(format: " (%.2f s per image)\n", row.secondsPerImage).utf8))
-      let (done, listed) = (row.perImage.count + row.skipped.count, dataset.samples.count + leftOutByHeader.count)
-      guard !row.perImage.isEmpty || done < dataset.samples.count else {
-        throw SegmentationDataset.nothingReadable(dataset.name, listed: listed)
-      }
-      var scored = row
-      scored.skipped = leftOutByHeader + row.skipped
-      if !scored.skipped.isEmpty {
-        FileHandle.standardError.write(Data(("\(dataset.name): \(scored.skipped.count) of \(listed) image/mask pairs left out " +
-          "(--skip-invalid; named above): its row covers \(row.perImage.count)\n").utf8))
-      }
-      rows.append(scored)
-      // A signal during the very last image leaves nothing undone: the run completes as usual.
-      if let signal = StopRequest.received, done < dataset.samples.count || index < sets.count - 1 {
-        interrupted = "interrupted by \(signal) after \(done) of \(dataset.samples.count) images of \(dataset.name)"
-        break
-      }
-    }
+    let result = try evaluation.run(segmenter, progress: Self.show, shouldStop: { StopRequest.received })
+    let rows = result.rows
     print(MetricsReport.render(rows.map { ($0.name, $0.summary) }, format: format.rawValue,
                                method: method ?? baseline?.rawValue ?? checkpoint ?? BuiltinModels.all[0]))
-    if let interrupted {
+    if let interrupted = result.interrupted {
       // A partial summary or report would replace a complete one from an earlier run: neither is written.
       let skipped = [summary.map { "--summary \($0)" }, report.map { "--report \($0)" }].compactMap { $0 }
       throw CommandError("\(interrupted): the table covers the images done" +
@@ -179,14 +138,18 @@ extension EvaluateCommand {
     }
   }
 
-  /// What runs over the --data sets: an untrained baseline, or a trained checkpoint (resolved to its file).
-  enum ModelToRun {
-    case baseline(LiteMedSAMBaseline.Mode)
-    case checkpoint(String)
-  }
-
-  /// One line per pair left out by --skip-invalid, as it is met (after the progress line's carriage return).
-  static func sayLeftOut(_ error: FileError) {
-    FileHandle.standardError.write(Data("\rskipped \(error.localizedDescription)\n".utf8))
+  /// The run's events on stderr: a progress line per dataset, one line per pair left out (after the progress
+  /// line's carriage return) and per note.
+  static func show(_ event: EvaluationRun.Event) {
+    let line: String
+    switch event {
+    case .note(let note): line = "\(note)\n"
+    case .skipped(let error): line = "\rskipped \(error.localizedDescription)\n"
+    case .progress(let dataset, let meter): line = "\r\(dataset): \(meter.line())   "
+    case .finished(let row): line = String(format: " (%.2f s per image)\n", row.secondsPerImage)
+    case .leftOut(let dataset, let count, let listed, let covered):
+      line = "\(dataset): \(count) of \(listed) image/mask pairs left out (--skip-invalid; named above): its row covers \(covered)\n"
+    }
+    FileHandle.standardError.write(Data(line.utf8))
   }
 }

@@ -3,6 +3,7 @@ import Data
 import Foundation
 import Models
 import Tensor
+import Training
 
 extension ModelKind: ExpressibleByArgument {}
 
@@ -84,47 +85,28 @@ struct SegmentCommand: ParsableCommand {
 
   func run() throws {
     pixelLimit.apply()
-    // Each file written must be neither a file read (image, weights) nor another of the outputs.
-    let read = [image] + (checkpoint.map { [$0] } ?? [])
-    try checkWritable(output, option: "--output", others: read)
-    if let overlay { try checkWritable(overlay, option: "--overlay", others: read + [output]) }
-    if let logits { try checkWritable(logits, option: "--logits", others: read + [output] + (overlay.map { [$0] } ?? [])) }
-    let picture = try ImageIO.read(image)
-    let (w, h) = (Double(picture.width), Double(picture.height))
-    let boxList = try boxes.map(Self.parseBox)
-    for (text, b) in zip(boxes, boxList) where b[0] < 0 || b[1] < 0 || b[2] > w || b[3] > h {
-      throw CommandError("--box \(text) lies outside the \(picture.width)x\(picture.height) image \(image)")
+    var options = SegmentationRun.Options(image: image, output: output)
+    (options.overlay, options.logits, options.model, options.checkpoint, options.imageSize) = (overlay, logits, model, checkpoint, imageSize)
+    options.boxes = try boxes.map(Self.parseBox)
+    options.points = try points.map(Self.parsePoint)
+    let result: SegmentationRun.Result
+    do {
+      result = try SegmentationRun(options).run()
+    } catch let error as SegmentationError {
+      switch error {
+      case .badOutput(let file, let reason):
+        let option = switch file { case .mask: "--output"; case .overlay: "--overlay"; case .logits: "--logits" }
+        throw CommandError("\(option) \(reason.localizedDescription)")
+      case .boxOutside(let index, let width, let height, let image):
+        throw CommandError("--box \(boxes[index]) lies outside the \(width)x\(height) image \(image)")
+      case .pointOutside(let index, let width, let height, let image):
+        throw CommandError("--point \(points[index]) lies outside the \(width)x\(height) image \(image)")
+      case .checkpointRequired(let model):
+        throw ValidationError("--checkpoint is required for \(model.rawValue) (e.g. \(model.checkpointName))")
+      case .weightsMissing: throw CommandError(error.localizedDescription)
+      }
     }
-    let pointList = try points.map(Self.parsePoint)
-    for (text, p) in zip(points, pointList) where p.x < 0 || p.y < 0 || p.x >= w || p.y >= h {
-      throw CommandError("--point \(text) lies outside the \(picture.width)x\(picture.height) image \(image)")
-    }
-    guard let weights = checkpoint ?? (model == .litemedsam ? Paths.liteMedSAMWeights : nil) else {
-      throw ValidationError("--checkpoint is required for \(model.rawValue) (e.g. \(model.checkpointName))")
-    }
-    if checkpoint == nil && !FileManager.default.fileExists(atPath: weights) {
-      throw CommandError("\(weights) is missing: run scripts/setup.sh first")
-    }
-    let sam = try ModelRegistry.load(model, checkpoint: weights, imageSize: imageSize)
-    let predictor = SamPredictor(model: sam)
-    try predictor.setImage(picture.rgbTensor())
-    let multimask = boxList.isEmpty
-    let prediction = try predictor.predict(Prompt(points: pointList, boxes: boxList), multimaskOutput: multimask)
-    // (B, M, H, W): pick the best mask per prompt (M = 1 unless multimask), then unite the batch by max.
-    let best = try prediction.iou.argmax(dim: 1).toArray(Int64.self)
-    let chosen = try best.enumerated().map { try prediction.masks[$0.offset].select(dim: 0, index: Int($0.element)) }
-    let logitMap = try Tensor.stack(chosen).max(dims: [0])
-    let mask = try logitMap.gt(0).to(.uint8).toArray(UInt8.self)
-    try ImageIO.writePNG(mask.map { $0 * 255 }, width: picture.width, height: picture.height, channels: 1, to: output)
-    if let logits {
-      try NPY.writeFloat32(logitMap.floats(), shape: [picture.height, picture.width], to: logits)
-    }
-    if let overlay {
-      let drawn = Overlay.draw(rgb: picture.rgb8(), width: picture.width, height: picture.height, mask: mask, boxes: boxList)
-      try ImageIO.writePNG(drawn, width: picture.width, height: picture.height, channels: 3, to: overlay)
-    }
-    let area = mask.reduce(0) { $0 + Int($1) }
-    let iouText = try prediction.iou.floats().map { String(format: "%.3f", $0) }.joined(separator: ", ")
-    print("\(output): \(area) foreground pixels of \(picture.width * picture.height); predicted IoU \(iouText)")
+    let iouText = result.predictedIoU.map { String(format: "%.3f", $0) }.joined(separator: ", ")
+    print("\(output): \(result.foregroundPixels) foreground pixels of \(result.width * result.height); predicted IoU \(iouText)")
   }
 }
