@@ -40,7 +40,6 @@ final class TrainerTests: XCTestCase {
     o.validationFraction = 0.2
     o.maxSteps = maxSteps
     o.resume = resume
-    o.quiet = true
     o.cacheFolder = folder.appendingPathComponent("cache")  // shared by the runs of one test: the resumed run reads it
     return o
   }
@@ -90,6 +89,12 @@ final class TrainerTests: XCTestCase {
       for (key, value) in b { XCTAssertEqual(try XCTUnwrap(a[key]), value, accuracy: 1e-6 * Swift.max(1, Swift.abs(value)), key) }
     }
     XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("split/config.json").path))
+    // validation.txt lists the held-out stems (20 % of the generated images) as a split file evaluate can read.
+    let held = try String(contentsOf: folder.appendingPathComponent("split/validation.txt"), encoding: .utf8)
+    let heldStems = held.split(separator: "\n").map(String.init)
+    let dataset = try SegmentationDataset(root: folder.appendingPathComponent("data").path)
+    XCTAssertEqual(heldStems, dataset.splitValidation(fraction: 0.2, seed: config.seed).validation.samples.map(\.stem))
+    XCTAssertFalse(heldStems.isEmpty)
     let plot = try ImageIO.read(folder.appendingPathComponent("split/progress.png").path)
     XCTAssertEqual([plot.width, plot.height, plot.channels], [720, 600, 3], "progress.png: three panels")
     XCTAssertTrue(plot.samples.contains { $0 < 100 }, "something is drawn")

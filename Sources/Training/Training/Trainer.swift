@@ -4,6 +4,16 @@ import Models
 import NN
 import Tensor
 
+/// What a training run reports as it goes.
+public enum TrainingEvent {
+  /// A line for the user: the data checks, the cache, validation results, checkpoints kept, warnings.
+  case message(String)
+  /// The frozen-prefix cache's copies computed (or read back) so far.
+  case cacheProgress(ProgressMeter)
+  /// One optimiser step done (epoch and step count from 1; `meter` counts this invocation's images).
+  case step(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, learningRate: Double, meter: ProgressMeter)
+}
+
 /// Trains HSP-SAM on a folder dataset (docs/model.md 4): frozen prefix cached once, AdamW, linear warm-up then polynomial
 /// decay, gradient clipping, deep supervision, validation Dice@0.5 every few epochs, `best` and `last` checkpoints,
 /// JSONL log, resumable.
@@ -37,7 +47,8 @@ public final class Trainer {
     public var initialWeights: String?
     /// Stop after this many optimiser steps (benchmarks and tests); nil runs the schedule.
     public var maxSteps: Int?
-    public var quiet = false
+    /// Where the run reports as it goes (the command prints it); nil: silently.
+    public var progress: ((TrainingEvent) -> Void)?
     /// Also keep the model at every validation as `epoch-N.safetensors` (no optimiser state), e.g. to average
     /// the run's later checkpoints with `hspsam average`. Off by default: a 60-epoch run would keep 12 x 61 MB.
     public var keepCheckpoints = false
@@ -97,7 +108,7 @@ public final class Trainer {
     self.options = options
   }
 
-  func say(_ text: String) { if !options.quiet { FileHandle.standardError.write(Data((text + "\n").utf8)) } }
+  func say(_ text: String) { options.progress?(.message(text)) }
 
   public func run() throws -> Summary {
     let started = Date()
@@ -194,6 +205,13 @@ public final class Trainer {
                           to: out.appendingPathComponent("skipped.txt").path)
     }
 
+    // The held-out stems, as a split file `evaluate --split RUN/validation.txt` reads (one per dataset when several),
+    // so that choices made on validation can be checked on exactly these images.
+    for part in parts where !part.validation.samples.isEmpty {
+      let name = parts.count == 1 ? "validation.txt" : "validation-\(part.name).txt"
+      try writeAtomically(Data(part.validation.samples.map { $0.stem + "\n" }.joined().utf8), to: out.appendingPathComponent(name).path)
+    }
+
     let transform = SampleTransform(size: config.inputSize, geometry: config.resize, normalization: config.inputNormalization,
                                     augmentation: config.augmentation)
     // Ctrl-C or SIGTERM from here on: during the prefix cache it stops after the batch under way (every copy
@@ -236,7 +254,7 @@ public final class Trainer {
                                          augmentedKey: augmentedKey, budget: memoryBudget) { done, total in
         // Copies read from disk arrive in one jump; the rate and ETA count the computed ones (one batch a call).
         if let last = meter?.done, done - last <= cacheBatch { meter!.update(done: done) } else { meter = ProgressMeter(total: total, done: done) }
-        if !self.options.quiet { FileHandle.standardError.write(Data("\r  prefix \(meter!.line())   ".utf8)) }
+        self.options.progress?(.cacheProgress(meter!))
         try stopDuringCache(done: done, total: total)
       })
       if !part.validation.samples.isEmpty {
@@ -359,11 +377,8 @@ public final class Trainer {
         batches += 1
         epochLoss += value
         meter.update(done: meter.done + chunk.count)  // images trained on in this invocation
-        let rate = meter.itemsPerSecond ?? 0, remaining = meter.secondsLeft ?? .infinity
-        if !options.quiet {
-          FileHandle.standardError.write(Data(String(format: "\repoch %d/%d step %d/%d loss %.4f lr %.2e %.2f img/s ETA %@   ",
-            epoch + 1, config.epochs, step, totalSteps, value, optimizer.learningRate, rate, formatDuration(remaining)).utf8))
-        }
+        options.progress?(.step(epoch: epoch + 1, epochs: config.epochs, step: step, steps: totalSteps, loss: value,
+                                learningRate: optimizer.learningRate, meter: meter))
         if StopRequest.received != nil {
           metadata.epoch = epoch
           metadata.step = step

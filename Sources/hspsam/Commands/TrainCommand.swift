@@ -10,7 +10,8 @@ struct TrainCommand: ParsableCommand {
     abstract: "Train HSP-SAM (LiteMedSAM, or SAM ViT-B/L/H with --base-checkpoint) on images/ + masks/, with a seeded validation split.",
     discussion: """
       The run folder gets config.json, log.jsonl (one line per epoch), best.safetensors (best validation \
-      Dice@0.5) and last.safetensors (with the optimiser state, for --resume). Checkpoints hold only the trained \
+      Dice@0.5), last.safetensors (with the optimiser state, for --resume) and validation.txt (the held-out stems, \
+      for evaluate --split RUN/validation.txt). Checkpoints hold only the trained \
       tensors; the LiteMedSAM base comes from set-up. Ctrl-C or SIGTERM saves last.safetensors and stops (a \
       second one quits without saving).
       """
@@ -100,6 +101,7 @@ struct TrainCommand: ParsableCommand {
     options.skipInvalid = skipInvalid
     options.threads = threads
     options.device = try deviceOptions.resolve()
+    options.progress = Self.show
     let summary = try Trainer(config: settings, options: options).run()
     // A run stopped before its first validation (--max-steps, an early Ctrl-C) has no validation Dice to show.
     let validation = summary.bestValidationDice >= 0 ? String(format: "best validation Dice@0.5 %.4f", summary.bestValidationDice)
@@ -107,5 +109,18 @@ struct TrainCommand: ParsableCommand {
     print(String(format: "trained %d steps (%d epochs) in %.0f s (prefix cache %.0f s); %.2f images/s; ",
                  summary.steps, summary.epochs, summary.seconds, summary.cacheSeconds, summary.imagesPerSecond) + validation)
     print("checkpoints: \(out)/best.safetensors, \(out)/last.safetensors")
+  }
+
+  /// The run's events on stderr: messages as lines, the cache's and the steps' progress on one line each.
+  static func show(_ event: TrainingEvent) {
+    let text: String
+    switch event {
+    case .message(let line): text = line + "\n"
+    case .cacheProgress(let meter): text = "\r  prefix \(meter.line())   "
+    case .step(let epoch, let epochs, let step, let steps, let loss, let learningRate, let meter):
+      text = String(format: "\repoch %d/%d step %d/%d loss %.4f lr %.2e %.2f img/s ETA %@   ", epoch, epochs, step, steps, loss,
+                    learningRate, meter.itemsPerSecond ?? 0, formatDuration(meter.secondsLeft ?? .infinity))
+    }
+    FileHandle.standardError.write(Data(text.utf8))
   }
 }
