@@ -226,8 +226,6 @@ final class TrainPredictCommandTests: XCTestCase {
   /// maximum resident set size of the child process).
   func testAHugeImageIsRefusedWithinAMemoryBound() throws {
     _ = try Fixtures.requireLiteMedSAMWeights()
-    let time = "/usr/bin/time"
-    guard FileManager.default.isExecutableFile(atPath: time) else { throw XCTSkip("GNU time (Debian's time) measures the child's peak memory") }
     let folder = try makeTemporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let data = folder.appendingPathComponent("data")
@@ -243,21 +241,28 @@ final class TrainPredictCommandTests: XCTestCase {
     try Data(png).write(to: URL(fileURLWithPath: huge))
     XCTAssertEqual(try ImageIO.size(of: huge).width, 20000)
     let output = folder.appendingPathComponent("out").path
+    let (status, stderr, peak) = try runWithPeakMemory(["predict", huge, data.appendingPathComponent("images/h0.png").path, "--output", output])
+    XCTAssertEqual(status, 1, stderr)
+    XCTAssertTrue(stderr.contains("skipped \(huge): 20000x20000 = 400,000,000 pixels, over the limit of 50,000,000 (--max-pixels raises it)"), stderr)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: output + "/h0.png"), "the other image is predicted")
+    XCTAssertLessThan(peak, 2_000_000, "peak resident memory \(peak) KB")
+  }
+
+  /// Runs the binary under GNU time (Debian's `time`): exit status, stderr, and the child's peak resident memory (KB).
+  func runWithPeakMemory(_ arguments: [String]) throws -> (status: Int32, stderr: String, peakKB: Int) {
+    let time = "/usr/bin/time"
+    guard FileManager.default.isExecutableFile(atPath: time) else { throw XCTSkip("GNU time (Debian's time) measures the child's peak memory") }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: time)
-    process.arguments = ["-f", "peak-kb %M", hspsamExecutable.path, "predict", huge, data.appendingPathComponent("images/h0.png").path,
-                         "--output", output]
+    process.arguments = ["-f", "peak-kb %M", hspsamExecutable.path] + arguments
     let err = Pipe()
     process.standardError = err
     process.standardOutput = Pipe()
     try process.run()
     let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    XCTAssertEqual(process.terminationStatus, 1, stderr)
-    XCTAssertTrue(stderr.contains("skipped \(huge): 20000x20000 = 400,000,000 pixels, over the limit of 50,000,000 (--max-pixels raises it)"), stderr)
-    XCTAssertTrue(FileManager.default.fileExists(atPath: output + "/h0.png"), "the other image is predicted")
     let peak = try XCTUnwrap(stderr.firstMatch(of: /peak-kb (\d+)/).flatMap { Int($0.1) }, stderr)
-    XCTAssertLessThan(peak, 2_000_000, "peak resident memory \(peak) KB")
+    return (process.terminationStatus, stderr, peak)
   }
 
   /// An image over `PromptFreePredictor.largeImagePixels` (a 4200 x 4000 frame, PNG) is read reduced and its masks
@@ -265,8 +270,6 @@ final class TrainPredictCommandTests: XCTestCase {
   /// the reduction moves the edge by a pixel or two), and the process peaks under the full-size path's memory.
   func testALargeImageIsPredictedReducedWithFullSizeMasks() throws {
     let weights = try Fixtures.requireLiteMedSAMWeights()
-    let time = "/usr/bin/time"
-    guard FileManager.default.isExecutableFile(atPath: time) else { throw XCTSkip("GNU time (Debian's time) measures the child's peak memory") }
     let folder = try makeTemporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let (width, height) = (4200, 4000)
@@ -290,19 +293,10 @@ final class TrainPredictCommandTests: XCTestCase {
     try ImageIO.writePNG(rgb, width: width, height: height, channels: 3, to: large)
     XCTAssertEqual(PromptFreePredictor.readingFactor(width: width, height: height), 3)
     let output = folder.appendingPathComponent("out").path
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: time)
-    process.arguments = ["-f", "peak-kb %M", hspsamExecutable.path, "predict", large, "--output", output, "--prob"]
-    let err = Pipe()
-    process.standardError = err
-    process.standardOutput = Pipe()
-    try process.run()
-    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    XCTAssertEqual(process.terminationStatus, 0, stderr)
+    let (status, stderr, peak) = try runWithPeakMemory(["predict", large, "--output", output, "--prob"])
+    XCTAssertEqual(status, 0, stderr)
     let mask = try ImageIO.read(output + "/large.png"), probability = try ImageIO.read(output + "/large_prob.png")
     XCTAssertEqual([mask.width, mask.height, probability.width, probability.height], [width, height, width, height])
-    let peak = try XCTUnwrap(stderr.firstMatch(of: /peak-kb (\d+)/).flatMap { Int($0.1) }, stderr)
     XCTAssertLessThan(peak, 800_000, "peak resident memory \(peak) KB")
 
     let shipped = Fixtures.repository.appendingPathComponent("models/hsp-clinicdb.safetensors").path
