@@ -123,61 +123,9 @@ public final class Trainer {
     guard !(options.resume && options.initialWeights != nil) else {
       throw TrainingError("--init and --resume together: a resumed run continues from its own last.safetensors")
     }
-    var resumeState: (metadata: RunCheckpoint.Metadata, model: [String: Tensor], optimizer: [String: Tensor])?
-    if options.resume {
-      guard fm.fileExists(atPath: lastPath) else { throw TrainingError("--resume: \(lastPath) does not exist") }
-      resumeState = try RunCheckpoint.read(lastPath)
-      guard resumeState!.metadata.config == config else {
-        throw TrainingError("--resume: \(configPath) differs from the configuration the run was started with")
-      }
-    }
-    var initial: (path: String, tensors: [String: Tensor])?
-    if let weights = options.initialWeights {
-      let path = try RunCheckpoint.resolve(weights, option: "--init")
-      let (metadata, tensors, _) = try RunCheckpoint.read(path)
-      try RunCheckpoint.checkBase(metadata, of: path, against: options.baseCheckpoint)
-      guard metadata.config.model == config.model else {
-        throw TrainingError("--init \(path): its \"model\" configuration differs from this run's (omit --config to take the checkpoint's own)")
-      }
-      initial = (path, tensors)
-    }
-    // Data: each dataset's training split minus its own seeded validation split.
-    guard !options.datasets.isEmpty else { throw TrainingError("no --data given") }
-    var parts: [(name: String, train: SegmentationDataset, validation: SegmentationDataset, source: DataSource)] = []
-    var skipped: [FileError] = []
-    for source in options.datasets {
-      guard source.weight > 0, source.weight.isFinite else { throw TrainingError("\(source.folder): weight must be > 0, got \(source.weight)") }
-      var full = try SegmentationDataset(root: source.folder, name: source.name, split: options.split, encoding: source.encoding)
-      if options.skipInvalid {
-        let listed = full.samples.count, checkStart = Date()
-        let (readable, bad) = full.withoutUnreadablePairs(decoding: true)
-        for error in bad { say("skipped \(error.path): \(error.reason)") }
-        say(String(format: "\(full.name): %d image/mask pairs decoded to check them in %.0f s", listed, Date().timeIntervalSince(checkStart)))
-        guard !readable.samples.isEmpty else {
-          throw SegmentationDataset.nothingReadable(full.name, listed: listed)
-        }
-        if !bad.isEmpty { say("\(full.name): \(bad.count) of \(listed) image/mask pairs left out (--skip-invalid; named above)") }
-        full = readable
-        skipped += bad
-      } else {
-        try full.checkFiles()  // a bad file is named now, not during the prefix cache
-      }
-      // A rule with other classes than the model's would train on masks the model cannot express (or never see
-      // some of its classes): refused before anything is written.
-      guard source.encoding.classCount - 1 == config.model.numClasses else {
-        throw TrainingError("\(full.name): mask rule \(source.encoding.rule) gives \(source.encoding.classCount - 1) " +
-                            "foreground class(es), the model has numClasses \(config.model.numClasses)")
-      }
-      guard !parts.contains(where: { $0.name == full.name }) else {
-        throw TrainingError("two --data are named \(full.name): name them with NAME=DIR")
-      }
-      let (train, validation) = full.splitValidation(fraction: options.validationFraction, seed: config.seed)
-      guard !train.samples.isEmpty else {
-        throw TrainingError("\(source.folder): its \(full.samples.count) sample(s) all went to the validation split, none is " +
-                            "left to train on (--val-fraction 0 trains on every sample, with no validation)")
-      }
-      parts.append((full.name, train, validation, source))
-    }
+    let resumeState = try options.resume ? resumedState(lastPath: lastPath, configPath: configPath) : nil
+    let initial = try options.initialWeights.map(initialWeights)
+    let (parts, skipped) = try trainingParts()
     Torch.threadCount = options.threads ?? ProcessInfo.processInfo.activeProcessorCount
     try Torch.manualSeed(config.seed)
     let base = try config.loadBase(checkpoint: options.baseCheckpoint)
@@ -226,51 +174,9 @@ public final class Trainer {
         ?? "nothing is kept (no cache folder)"
       throw TrainingError("interrupted by \(name) during the prefix cache: \(kept)")
     }
-    let cacheStart = Date()
-    // Everything the cached prefix depends on: the base weights, where the adapted blocks start, the input transform.
-    let keyEncoder = JSONEncoder()
-    keyEncoder.outputFormatting = [.sortedKeys]  // a stable text: the key must not depend on dictionary order
-    let augmentationJSON = String(decoding: try keyEncoder.encode(config.augmentation), as: UTF8.self)
-    let memoryBudget = PrefixMemoryBudget(bytes: options.prefixMemoryBytes)
-    var trainCaches: [PrefixCache] = []
-    var validationCaches: [(name: String, cache: PrefixCache, count: Int)] = []
-    let cacheBatch = 8  // images per prefix forward while caching
-    for part in parts {
-      say("caching the frozen encoder prefix of \(part.name): \(part.train.samples.count) images x \(config.cachedVariants) copies, " +
-          "\(part.validation.samples.count) validation images" + (part.train.maskSummary.map { " (\($0))" } ?? ""))
-      func cacheKey(random: String) -> String {
-        "base=\(baseBytes) start=\(model.adaptedStart) backbone=\(config.model.backbone.rawValue) " +
-          "levels=\(config.model.decodedLevels) size=\(config.inputSize) norm=\(config.inputNormalization.rawValue) " +
-          "\(random)data=\(URL(fileURLWithPath: part.source.folder).standardizedFileURL.path)" +
-          (config.resize == .longestSidePad ? "" : " resize=\(config.resize.rawValue)") +  // default: keys of earlier caches
-          (part.source.encoding == .binary ? "" : " masks=\(part.source.encoding.rule)")  // the cache holds the class masks
-      }
-      // The augmented copies keep the key text of earlier caches; the plain copies, which draw nothing at random,
-      // drop the seed and the augmentation from it.
-      let plainKey = cacheKey(random: ""), augmentedKey = cacheKey(random: "seed=\(config.seed) aug=\(augmentationJSON) ")
-      var meter: ProgressMeter?
-      trainCaches.append(try PrefixCache(model: model, dataset: part.train, transform: transform, variants: config.cachedVariants,
-                                         seed: config.seed, batchSize: cacheBatch, folder: options.cacheFolder, key: plainKey,
-                                         augmentedKey: augmentedKey, budget: memoryBudget) { done, total in
-        // Copies read from disk arrive in one jump; the rate and ETA count the computed ones (one batch a call).
-        if let last = meter?.done, done - last <= cacheBatch { meter!.update(done: done) } else { meter = ProgressMeter(total: total, done: done) }
-        self.options.progress?(.cacheProgress(meter!))
-        try stopDuringCache(done: done, total: total)
-      })
-      if !part.validation.samples.isEmpty {
-        validationCaches.append((part.name, try PrefixCache(
-          model: model, dataset: part.validation, transform: transform, variants: 1, seed: config.seed, batchSize: cacheBatch,
-          folder: options.cacheFolder, key: plainKey, augmentedKey: augmentedKey, budget: memoryBudget, progress: stopDuringCache),
-          part.validation.samples.count))
-      }
-      say("")
-    }
+    let (trainCaches, validationCaches, cacheSeconds, stored) = try cachePrefixes(
+      parts: parts, model: model, transform: transform, baseBytes: baseBytes, stopDuringCache: stopDuringCache)
     let trainCache = PrefixCache(concatenating: trainCaches)
-    let cacheSeconds = Date().timeIntervalSince(cacheStart)
-    let stored = ([trainCache] + validationCaches.map(\.cache)).reduce(0) { $0 + $1.storedCount }
-    say(String(format: "  cached in %.0f s (%.0f MB in memory)", cacheSeconds, Double(trainCache.byteCount) / 1e6) +
-        (stored == 0 ? "" : String(format: "; %d copies past the %.0f MB memory budget (HSPSAM_PREFIX_MEMORY_MB) are read from %@ per batch",
-                                   stored, Double(options.prefixMemoryBytes) / 1e6, options.cacheFolder?.path ?? "")))
     // Draws per epoch: each dataset contributes round(weight x size) samples (at least one).
     var offsets: [Int] = [], offset = 0
     for cache in trainCaches { offsets.append(offset); offset += cache.examples.count }
@@ -450,6 +356,127 @@ public final class Trainer {
     return Summary(steps: step, epochs: metadata.epoch, bestValidationDice: bestDice, seconds: Date().timeIntervalSince(started),
                    cacheSeconds: cacheSeconds, imagesPerSecond: Double(meter.done) / Swift.max(trainSeconds, 1e-9),
                    storedCopies: stored)
+  }
+
+  /// What `last` holds, for `resume`: the run's metadata, weights and optimiser state, refused when its
+  /// configuration is not this run's.
+  func resumedState(lastPath: String, configPath: String) throws
+    -> (metadata: RunCheckpoint.Metadata, model: [String: Tensor], optimizer: [String: Tensor]) {
+    guard FileManager.default.fileExists(atPath: lastPath) else { throw TrainingError("--resume: \(lastPath) does not exist") }
+    let state = try RunCheckpoint.read(lastPath)
+    guard state.metadata.config == config else {
+      throw TrainingError("--resume: \(configPath) differs from the configuration the run was started with")
+    }
+    return state
+  }
+
+  /// The trained weights `initialWeights` names, refused when their base or "model" configuration is not this run's.
+  func initialWeights(_ weights: String) throws -> (path: String, tensors: [String: Tensor]) {
+    let path = try RunCheckpoint.resolve(weights, option: "--init")
+    let (metadata, tensors, _) = try RunCheckpoint.read(path)
+    try RunCheckpoint.checkBase(metadata, of: path, against: options.baseCheckpoint)
+    guard metadata.config.model == config.model else {
+      throw TrainingError("--init \(path): its \"model\" configuration differs from this run's (omit --config to take the checkpoint's own)")
+    }
+    return (path, tensors)
+  }
+
+  /// One training dataset, split: its training samples, its own seeded validation samples, where it came from.
+  typealias TrainingPart = (name: String, train: SegmentationDataset, validation: SegmentationDataset, source: DataSource)
+
+  /// Each dataset's training split minus its own seeded validation split, every file checked (or, with
+  /// `skipInvalid`, the unreadable pairs left out and returned) before anything is written.
+  func trainingParts() throws -> (parts: [TrainingPart], skipped: [FileError]) {
+    guard !options.datasets.isEmpty else { throw TrainingError("no --data given") }
+    var parts: [TrainingPart] = []
+    var skipped: [FileError] = []
+    for source in options.datasets {
+      guard source.weight > 0, source.weight.isFinite else { throw TrainingError("\(source.folder): weight must be > 0, got \(source.weight)") }
+      var full = try SegmentationDataset(root: source.folder, name: source.name, split: options.split, encoding: source.encoding)
+      if options.skipInvalid {
+        let listed = full.samples.count, checkStart = Date()
+        let (readable, bad) = full.withoutUnreadablePairs(decoding: true)
+        for error in bad { say("skipped \(error.path): \(error.reason)") }
+        say(String(format: "\(full.name): %d image/mask pairs decoded to check them in %.0f s", listed, Date().timeIntervalSince(checkStart)))
+        guard !readable.samples.isEmpty else {
+          throw SegmentationDataset.nothingReadable(full.name, listed: listed)
+        }
+        if !bad.isEmpty { say("\(full.name): \(bad.count) of \(listed) image/mask pairs left out (--skip-invalid; named above)") }
+        full = readable
+        skipped += bad
+      } else {
+        try full.checkFiles()  // a bad file is named now, not during the prefix cache
+      }
+      // A rule with other classes than the model's would train on masks the model cannot express (or never see
+      // some of its classes): refused before anything is written.
+      guard source.encoding.classCount - 1 == config.model.numClasses else {
+        throw TrainingError("\(full.name): mask rule \(source.encoding.rule) gives \(source.encoding.classCount - 1) " +
+                            "foreground class(es), the model has numClasses \(config.model.numClasses)")
+      }
+      guard !parts.contains(where: { $0.name == full.name }) else {
+        throw TrainingError("two --data are named \(full.name): name them with NAME=DIR")
+      }
+      let (train, validation) = full.splitValidation(fraction: options.validationFraction, seed: config.seed)
+      guard !train.samples.isEmpty else {
+        throw TrainingError("\(source.folder): its \(full.samples.count) sample(s) all went to the validation split, none is " +
+                            "left to train on (--val-fraction 0 trains on every sample, with no validation)")
+      }
+      parts.append((full.name, train, validation, source))
+    }
+    return (parts, skipped)
+  }
+
+  /// The frozen encoder prefix of every training copy and validation image, computed once (or read back from
+  /// `cacheFolder`): per dataset, its training cache and, if it has a validation split, its validation cache.
+  func cachePrefixes(parts: [TrainingPart], model: HSPSAM, transform: SampleTransform, baseBytes: Int,
+                     stopDuringCache: @escaping (Int, Int) throws -> Void)
+    throws -> (train: [PrefixCache], validation: [(name: String, cache: PrefixCache, count: Int)], seconds: Double, stored: Int) {
+    let cacheStart = Date()
+    // Everything the cached prefix depends on: the base weights, where the adapted blocks start, the input transform.
+    let keyEncoder = JSONEncoder()
+    keyEncoder.outputFormatting = [.sortedKeys]  // a stable text: the key must not depend on dictionary order
+    let augmentationJSON = String(decoding: try keyEncoder.encode(config.augmentation), as: UTF8.self)
+    let memoryBudget = PrefixMemoryBudget(bytes: options.prefixMemoryBytes)
+    var trainCaches: [PrefixCache] = []
+    var validationCaches: [(name: String, cache: PrefixCache, count: Int)] = []
+    let cacheBatch = 8  // images per prefix forward while caching
+    for part in parts {
+      say("caching the frozen encoder prefix of \(part.name): \(part.train.samples.count) images x \(config.cachedVariants) copies, " +
+          "\(part.validation.samples.count) validation images" + (part.train.maskSummary.map { " (\($0))" } ?? ""))
+      func cacheKey(random: String) -> String {
+        "base=\(baseBytes) start=\(model.adaptedStart) backbone=\(config.model.backbone.rawValue) " +
+          "levels=\(config.model.decodedLevels) size=\(config.inputSize) norm=\(config.inputNormalization.rawValue) " +
+          "\(random)data=\(URL(fileURLWithPath: part.source.folder).standardizedFileURL.path)" +
+          (config.resize == .longestSidePad ? "" : " resize=\(config.resize.rawValue)") +  // default: keys of earlier caches
+          (part.source.encoding == .binary ? "" : " masks=\(part.source.encoding.rule)")  // the cache holds the class masks
+      }
+      // The augmented copies keep the key text of earlier caches; the plain copies, which draw nothing at random,
+      // drop the seed and the augmentation from it.
+      let plainKey = cacheKey(random: ""), augmentedKey = cacheKey(random: "seed=\(config.seed) aug=\(augmentationJSON) ")
+      var meter: ProgressMeter?
+      trainCaches.append(try PrefixCache(model: model, dataset: part.train, transform: transform, variants: config.cachedVariants,
+                                         seed: config.seed, batchSize: cacheBatch, folder: options.cacheFolder, key: plainKey,
+                                         augmentedKey: augmentedKey, budget: memoryBudget) { done, total in
+        // Copies read from disk arrive in one jump; the rate and ETA count the computed ones (one batch a call).
+        if let last = meter?.done, done - last <= cacheBatch { meter!.update(done: done) } else { meter = ProgressMeter(total: total, done: done) }
+        self.options.progress?(.cacheProgress(meter!))
+        try stopDuringCache(done, total)
+      })
+      if !part.validation.samples.isEmpty {
+        validationCaches.append((part.name, try PrefixCache(
+          model: model, dataset: part.validation, transform: transform, variants: 1, seed: config.seed, batchSize: cacheBatch,
+          folder: options.cacheFolder, key: plainKey, augmentedKey: augmentedKey, budget: memoryBudget, progress: stopDuringCache),
+          part.validation.samples.count))
+      }
+      say("")
+    }
+    let cacheSeconds = Date().timeIntervalSince(cacheStart)
+    let stored = (trainCaches + validationCaches.map(\.cache)).reduce(0) { $0 + $1.storedCount }
+    let inMemory = trainCaches.reduce(0) { $0 + $1.byteCount }
+    say(String(format: "  cached in %.0f s (%.0f MB in memory)", cacheSeconds, Double(inMemory) / 1e6) +
+        (stored == 0 ? "" : String(format: "; %d copies past the %.0f MB memory budget (HSPSAM_PREFIX_MEMORY_MB) are read from %@ per batch",
+                                   stored, Double(options.prefixMemoryBytes) / 1e6, options.cacheFolder?.path ?? "")))
+    return (trainCaches, validationCaches, cacheSeconds, stored)
   }
 
   /// The line for a loss that is no longer finite: whether `last` holds an earlier state, from which step, whether
