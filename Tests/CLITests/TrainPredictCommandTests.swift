@@ -301,15 +301,21 @@ final class TrainPredictCommandTests: XCTestCase {
 
     let shipped = Fixtures.repository.appendingPathComponent("models/hsp-clinicdb.safetensors").path
     let predictor = try PromptFreePredictor(checkpoint: shipped, baseCheckpoint: weights)
-    let full = try predictor.segment(Image(width: width, height: height, channels: 3, bytes: rgb)).classes
-    var both = 0, either = 0
-    for (a, b) in zip(full, mask.samples) where a == 1 || b > 127 {
-      either += 1
-      if a == 1 && b > 127 { both += 1 }
+    let full = try predictor.segment(Image(width: width, height: height, channels: 3, bytes: rgb))
+    // The probability maps agree pixel by pixel (8-bit, 255 x p) and so do the masks: a pixel or two moves at the
+    // edge of whatever the model outlines (with the shipped model, the disc).
+    var differences = 0.0, disagreeing = 0, both = 0, either = 0
+    for i in 0..<(width * height) {
+      differences += Swift.abs(Double(ModelEvaluation.eightBit(full.foreground[i])) - Double(probability.samples[i]))
+      let (a, b) = (full.classes[i] == 1, mask.samples[i] > 127)
+      if a != b { disagreeing += 1 }
+      if a || b { either += 1 }
+      if a && b { both += 1 }
     }
-    XCTAssertGreaterThan(either, width * height / 20, "the disc is found")
-    print("large image: peak \(peak) KB, IoU \(Double(both) / Double(either))")
-    XCTAssertGreaterThan(Double(both) / Double(either), 0.98, "IoU of the reduced and the full-size prediction")
+    let meanDifference = differences / Double(width * height), iou = either == 0 ? 1 : Double(both) / Double(either)
+    print("large image: peak \(peak) KB, mean probability difference \(meanDifference) / 255, mask IoU \(iou) over \(either) pixels")
+    XCTAssertLessThan(meanDifference, 1.0, "mean difference of the 8-bit probability maps")
+    XCTAssertLessThan(Double(disagreeing) / Double(width * height), 0.002, "pixels whose mask differs")
   }
 
   /// A checkpoint write killed half-way (kill -9) leaves its hidden temporary; the next run in that folder removes

@@ -33,6 +33,7 @@ public enum Fuzzing {
     var random = Xoshiro(seed: seed)
     CrashWitness.arm(target: target)
     defer { CrashWitness.disarm() }
+    PeakMemory.reset()  // the bound is this target's: tests run before it in the same process may have peaked higher
     let start = Date()
     var executions = 0
     for seedInput in corpus {  // every seed as it is first
@@ -47,10 +48,8 @@ public enum Fuzzing {
       try? body(input)
       executions += 1
     }
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
     return Report(target: target, executions: executions, seconds: Date().timeIntervalSince(start), seed: seed,
-                  peakResidentMegabytes: Double(usage.ru_maxrss) / 1024)
+                  peakResidentMegabytes: PeakMemory.megabytes())
   }
 
   static let interesting: [UInt64] = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFF_FFFF, 0x8000_0000,
@@ -149,5 +148,23 @@ enum CrashWitness {
       descriptor = -1
       unlink(path)
     }
+  }
+}
+
+/// The process's peak resident memory since the last `reset`: Linux keeps it as VmHWM, which writing 5 to
+/// /proc/self/clear_refs resets (getrusage's maxrss is a high-water mark since the start, which the other tests of
+/// the one XCTest process set). Elsewhere, or where the kernel refuses, getrusage's.
+enum PeakMemory {
+  static func reset() { try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8) }
+
+  static func megabytes() -> Double {
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) {
+      return kilobytes / 1024
+    }
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
   }
 }
