@@ -20,6 +20,7 @@ struct HSPBench: ParsableCommand {
   @Option(help: "LoRA placement: \(HSPSAMConfig.LoRABlocks.choices).") var loraBlocks = HSPSAMConfig().loraBlocks
   @Option(help: "Two-way layers of each level decoder (1 or 2; default: the model default, 1).")
   var levelDecoderDepth: Int = HSPSAMConfig().levelDecoderLayers
+  @Option(help: "Training loss: structure (the default) or ce-dice.") var loss = TrainingConfig().loss
   @Flag(help: "After the timings, time one more whole training step op by op (self time per libtorch op).")
   var profile = false
   @Flag(help: "Print JSON lines instead of a table (scripts/bench.sh hsp sets it and runs the PyTorch reference beside).")
@@ -37,6 +38,7 @@ struct HSPBench: ParsableCommand {
     let model = try HSPSAM(config: config, base: ModelRegistry.load(.litemedsam, checkpoint: weights))
     var training = TrainingConfig()  // the trainer's loss: lambdaAux 0.5 over the level decoders
     training.model = config
+    training.loss = loss
     let timer = BenchTimer(warmup: 1)
     let b = batchSize
     let images = try Tensor.rand([b, 3, 256, 256])
@@ -80,10 +82,11 @@ struct HSPBench: ParsableCommand {
       print("{\"name\": \"peak RSS MB\", \"value\": \(peak)}")
       return
     }
-    print("hspsam bench hsp: prompted levels \(promptedLevels), LoRA \(loraBlocks.rawValue), level decoder depth \(levelDecoderDepth), batch \(b), \(threads) threads, \(trained) trained parameters")
+    print("hspsam bench hsp: prompted levels \(promptedLevels), LoRA \(loraBlocks.rawValue), level decoder depth \(levelDecoderDepth), loss \(loss.rawValue), batch \(b), \(threads) threads, \(trained) trained parameters")
     for r in rows { print(r.row) }
     print(String(format: "training images/s (whole step): %.2f; peak resident memory: %.0f MB", 1 / rows[3].seconds, peak))
   }
 }
 
 extension HSPSAMConfig.LoRABlocks: ExpressibleByArgument {}
+extension TrainingConfig.LossKind: ExpressibleByArgument {}
