@@ -100,6 +100,24 @@ final class TrainerTests: XCTestCase {
     XCTAssertTrue(plot.samples.contains { $0 < 100 }, "something is drawn")
   }
 
+  /// With `saveInterval` passed, `last` is saved within the epoch after the step: at every step's event it holds
+  /// that step (interval 0), so a machine lost mid-epoch costs no more than the interval.
+  func testLastIsSavedWithinAnEpochEveryInterval() throws {
+    var o = options("periodic", maxSteps: 3)
+    o.saveInterval = 0
+    let last = folder.appendingPathComponent("periodic/last.safetensors").path
+    var saved: [[Int]] = []  // [step of the event, step that last.safetensors holds then]
+    o.progress = { event in
+      if case .step(_, _, let step, _, _, _, _) = event, let held = try? RunCheckpoint.read(last).metadata.step {
+        saved.append([step, held])
+      }
+    }
+    _ = try Trainer(config: config, options: o).run()
+    XCTAssertEqual(saved, [[2, 1], [3, 2]], "each step's event comes before its save and after the step before's")
+    XCTAssertEqual(try RunCheckpoint.read(last).metadata.step, 3)
+  }
+
+
   /// With `emaDecay` and the structure loss: the weight average travels in `last` (as `optimizer.ema.*`) and a
   /// resumed run ends with the average and weights of an uninterrupted one; `best` holds the average, not the
   /// weights; the loss's kind is part of the configuration a resume must match.

@@ -63,6 +63,9 @@ public final class Trainer {
     public var skipInvalid = false
     /// Intra-op threads of libtorch; nil: one per core.
     public var threads: Int?
+    /// Within an epoch `last` is also saved once this many seconds have passed since it was (nil: at epoch ends and
+    /// on a signal only), so a machine lost mid-epoch costs at most this much training.
+    public var saveInterval: TimeInterval? = 300
     public init(data: String, output: String, baseCheckpoint: String) {
       self.init(datasets: [DataSource(folder: data)], output: output, baseCheckpoint: baseCheckpoint)
     }
@@ -227,10 +230,18 @@ public final class Trainer {
     /// What `last` holds now (step, epoch, largest trained weight), for the message of a loss that stops being finite.
     var savedLast: (step: Int, epoch: Int, largestWeight: Double)?
     if let state = resumeState { savedLast = (state.metadata.step, state.metadata.epoch, try largestWeight(optimizer.parameters)) }
+    var lastSaveTime = Date()
     func saveLast() throws {
       try RunCheckpoint.save(model: model, optimizer: optimizer, average: average, metadata: metadata, to: lastPath)
-
       savedLast = (metadata.step, metadata.epoch, try largestWeight(optimizer.parameters))
+      lastSaveTime = Date()
+    }
+    /// The metadata of a state inside `epoch` (0-based): resuming it skips the batches taken and goes on from their losses.
+    func recordMidEpoch(_ epoch: Int, epochLoss: Double, batches: Int) {
+      metadata.epoch = epoch
+      metadata.step = step
+      metadata.elapsedSeconds = elapsed()
+      (metadata.epochLossSum, metadata.epochSteps) = (epochLoss, batches)
     }
     /// Saves `last` (already saved at an epoch's end: `save` false) and stops with a line saying how to continue.
     func stopOnSignal(save: Bool) throws {
@@ -258,10 +269,7 @@ public final class Trainer {
       for (batchIndex, start) in stride(from: 0, to: picks.count, by: config.batchSize).enumerated() {
         if batchIndex < alreadyDone { continue }
         if let maxSteps = options.maxSteps, step >= maxSteps {
-          metadata.epoch = epoch
-          metadata.step = step
-          metadata.elapsedSeconds = elapsed()
-          (metadata.epochLossSum, metadata.epochSteps) = (epochLoss, batches)
+          recordMidEpoch(epoch, epochLoss: epochLoss, batches: batches)
           try saveLast()
           break epochs
         }
@@ -286,11 +294,11 @@ public final class Trainer {
         options.progress?(.step(epoch: epoch + 1, epochs: config.epochs, step: step, steps: totalSteps, loss: value,
                                 learningRate: optimizer.learningRate, meter: meter))
         if StopRequest.received != nil {
-          metadata.epoch = epoch
-          metadata.step = step
-          metadata.elapsedSeconds = elapsed()
-          (metadata.epochLossSum, metadata.epochSteps) = (epochLoss, batches)
+          recordMidEpoch(epoch, epochLoss: epochLoss, batches: batches)
           try stopOnSignal(save: true)
+        } else if let interval = options.saveInterval, Date().timeIntervalSince(lastSaveTime) >= interval {
+          recordMidEpoch(epoch, epochLoss: epochLoss, batches: batches)
+          try saveLast()
         }
       }
       metadata.epoch = epoch + 1

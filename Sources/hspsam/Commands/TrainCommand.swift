@@ -37,6 +37,8 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Override the configuration's epochs.") var epochs: Int?
   @Option(help: "Stop after this many optimiser steps (for benchmarks).") var maxSteps: Int?
   @Option(help: "Intra-op threads (default: every core; 1 for each of two runs sharing a 2-core machine).") var threads: Int?
+  @Option(help: "Also save last.safetensors within an epoch once this many minutes have passed since it was saved (0: at epoch ends only).")
+  var saveMinutes: Double = 5
   @Flag(help: ArgumentHelp("Leave out image/mask pairs that cannot be read (named on stderr and in --out's skipped.txt) instead of stopping at the first.",
                            discussion: "Every pair is decoded once before the run to find them (a file cut short after its header too). The validation split is drawn from the pairs left."))
   var skipInvalid = false
@@ -58,6 +60,7 @@ struct TrainCommand: ParsableCommand {
     if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
     if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
     if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be 1...1024, got \(threads)") }
+    guard saveMinutes >= 0, saveMinutes.isFinite else { throw ValidationError("--save-minutes must be 0 or more, got \(saveMinutes)") }
     if isFile(out) { throw ValidationError("--out \(out) is a file, not a run folder") }
   }
 
@@ -100,6 +103,7 @@ struct TrainCommand: ParsableCommand {
     options.keepCheckpoints = keepCheckpoints
     options.skipInvalid = skipInvalid
     options.threads = threads
+    options.saveInterval = saveMinutes > 0 ? saveMinutes * 60 : nil
     options.device = try deviceOptions.resolve()
     options.progress = Self.show
     let summary = try Trainer(config: settings, options: options).run()
