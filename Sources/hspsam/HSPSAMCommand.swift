@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Tensor
+import Training
 
 @main
 struct HSPSAMCommand: ParsableCommand {
@@ -20,6 +21,8 @@ struct HSPSAMCommand: ParsableCommand {
       try command.run()
     } catch let error as CocoaError {
       exit(withError: CommandError(error.oneLine))
+    } catch let error as ParameterNamingError {
+      exit(withError: CommandError(error.message(naming: \.flag)))
     } catch {
       exit(withError: error)
     }
@@ -38,4 +41,20 @@ func enableCPUBlockCache(environment: [String: String]) throws {
     megabytes = value
   }
   if megabytes > 0 { Torch.enableCPUBlockCache(limitBytes: megabytes << 20) }
+}
+
+extension TrainingParameter {
+  /// The command-line spelling of a parameter the library's errors name.
+  var flag: String {
+    switch self {
+    case .output: return "--out"
+    case .resume: return "--resume"
+    case .initialWeights: return "--init"
+    case .datasets: return "--data"
+    case .datasetName: return "NAME=DIR"
+    case .validationFraction: return "--val-fraction"
+    case .configuration: return "--config"
+    case .checkpoint: return "--checkpoint"
+    }
+  }
 }

@@ -59,7 +59,7 @@ final class CacheSignalTests: XCTestCase {
     XCTAssertEqual(stopped.reason, .exit, stopped.stderr)
     XCTAssertNotEqual(stopped.status, 0, stopped.stderr)
     let lastLine = stopped.stderr.split(separator: "\n").last.map(String.init) ?? ""
-    let kept = try XCTUnwrap(lastLine.firstMatch(of: /interrupted by SIGINT during the prefix cache: the (\d+) of 20 copies computed so far are kept under .*, so the same command goes on from them/),
+    let kept = try XCTUnwrap(lastLine.firstMatch(of: /interrupted by SIGINT during the prefix cache: the (\d+) of 20 copies computed so far are kept under .*, so the same run goes on from them/),
                              lastLine).1
     let files = try FileManager.default.subpathsOfDirectory(atPath: cacheFolder.path).filter { $0.hasSuffix(".safetensors") }
     XCTAssertEqual(files.count, Int(kept), "every copy counted is in its file")

@@ -177,15 +177,15 @@ final class TrainerTests: XCTestCase {
   /// A loss that is no longer finite says whether `last` holds anything, from which step, and what to change.
   func testNonFiniteLossMessagesSayWhatWasKept() throws {
     let last = "run/last.safetensors"
-    XCTAssertEqual(Trainer.nonFiniteLoss(.nan, epoch: 1, step: 7, last: last, saved: nil, config: config).message,
+    XCTAssertEqual(Trainer.nonFiniteLoss(.nan, epoch: 1, step: 7, last: last, saved: nil, config: config).message(naming: \.rawValue),
                    "loss became nan at epoch 1, step 7: stopped; nothing was saved (the first run/last.safetensors is written at " +
                    "the end of epoch 1): start again with a lower learningRate (now 0.0005) or gradientClip (now 1)")
-    let diverged = Trainer.nonFiniteLoss(.infinity, epoch: 3, step: 300, last: last, saved: (248, 2, 2.1e30), config: config).message
+    let diverged = Trainer.nonFiniteLoss(.infinity, epoch: 3, step: 300, last: last, saved: (248, 2, 2.1e30), config: config).message(naming: \.rawValue)
     XCTAssertTrue(diverged.contains("run/last.safetensors holds step 248 (epoch 2), but its largest trained weight is 2.1e+30, " +
                                     "so it would diverge again: start again"), diverged)
-    let kept = Trainer.nonFiniteLoss(.nan, epoch: 3, step: 300, last: last, saved: (248, 2, 3.5), config: config).message
+    let kept = Trainer.nonFiniteLoss(.nan, epoch: 3, step: 300, last: last, saved: (248, 2, 3.5), config: config).message(naming: \.rawValue)
     XCTAssertTrue(kept.contains("holds step 248 (epoch 2): start a new run from it with a lower learningRate"), kept)
-    XCTAssertTrue(kept.contains(#"--config '{"learningRate": 0.00025}'"#), kept)
+    XCTAssertTrue(kept.contains(#"initialWeights run/last.safetensors with this run's data and configuration plus configuration '{"learningRate": 0.00025}'"#), kept)
   }
 
   /// Copies past the memory budget are read from their files for each batch: with a budget of 0 bytes every copy
@@ -260,7 +260,7 @@ final class TrainerTests: XCTestCase {
     var missing = options("missing", maxSteps: 1)
     missing.initialWeights = folder.appendingPathComponent("nothing.safetensors").path
     XCTAssertThrowsError(try Trainer(config: config, options: missing).run()) {
-      XCTAssertTrue($0.localizedDescription.hasPrefix("--init "), $0.localizedDescription)
+      XCTAssertTrue($0.localizedDescription.hasPrefix("Trainer.Options.initialWeights "), $0.localizedDescription)
       XCTAssertTrue($0.localizedDescription.hasSuffix("nothing.safetensors: no such file or folder"), $0.localizedDescription)
     }
   }

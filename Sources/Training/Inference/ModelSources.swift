@@ -56,8 +56,6 @@ public enum ModelSourceError: Error, LocalizedError, Equatable {
   case cudaNotInstalled(String)
   case cudaNotLoadable(String, reason: String)
   case noSuchCUDADevice(Int, count: Int)
-  /// Box refinement outlines one foreground class.
-  case boxRefinementNeedsOneClass(classes: Int)
 
   public var errorDescription: String? {
     switch self {
@@ -66,7 +64,6 @@ public enum ModelSourceError: Error, LocalizedError, Equatable {
     case .cudaNotInstalled(let library): return "\(library) is missing: run HSPSAM_CUDA=1 bash scripts/setup.sh"
     case .cudaNotLoadable(let library, let reason): return "cannot load \(library): \(reason)"
     case .noSuchCUDADevice(_, let count): return "libtorch's CUDA backend is loaded but sees \(count) CUDA device\(count == 1 ? "" : "s")"
-    case .boxRefinementNeedsOneClass(let classes): return "box refinement needs a one-class model; this one has \(classes) classes"
     }
   }
 }
@@ -93,7 +90,7 @@ public struct TrainedModel {
   /// `baseCheckpoint`: the base weights it was trained on (nil: set-up's LiteMedSAM).
   public init(checkpoint: String? = nil, baseCheckpoint: String? = nil, device: Device = .cpu,
               testTimeAugmentation: TestTimeAugmentation = .none, boxRefinement: BoxRefinementSettings? = nil) throws {
-    self.checkpoint = try RunCheckpoint.resolve(ModelSources.checkpoint(checkpoint), option: "--checkpoint")
+    self.checkpoint = try RunCheckpoint.resolve(ModelSources.checkpoint(checkpoint), parameter: .checkpoint)
     predictor = try PromptFreePredictor(checkpoint: self.checkpoint, baseCheckpoint: baseCheckpoint ?? ModelSources.liteMedSAMWeights,
                                         device: device)
     predictor.testTimeAugmentation = testTimeAugmentation
@@ -102,7 +99,7 @@ public struct TrainedModel {
       return
     }
     let classes = predictor.metadata.config.model.numClasses
-    guard classes == 1 else { throw ModelSourceError.boxRefinementNeedsOneClass(classes: classes) }
+    guard classes == 1 else { throw ModelCapabilityError.boxRefinementNeedsOneClass(classes: classes) }
     let refinement = try BoxRefinement(promptFree: predictor, weights: ModelSources.liteMedSAMWeights, device: device)
     if let padding = settings.padding { refinement.padding = padding }
     if let fraction = settings.minimumAreaFraction { refinement.minimumAreaFraction = fraction }

@@ -42,7 +42,7 @@ public enum PositionalPrompting {
   /// logits over the image's prompts.
   public static func logits(model: HSPSAM, images: Tensor) throws -> Tensor {
     guard let classifier = model.pixelClassifier else {
-      throw TrainingError("positional prompting needs a model with architecture positional")
+      throw ModelCapabilityError.positionalPromptingNeedsPixelClassifier(architecture: model.config.architecture.rawValue)
     }
     return try Torch.withNoGrad {
       let features = try model.encodeLevels(from: model.encodePrefix(images))

@@ -16,7 +16,7 @@ public final class PromptFreePredictor {
   /// `checkpoint`: a run folder (uses best.safetensors) or a .safetensors file written by `hspsam train`;
   /// `device`: where the model runs (images go there, probabilities come back to the host).
   public init(checkpoint: String, baseCheckpoint: String, device: Device = .cpu) throws {
-    let path = try RunCheckpoint.resolve(checkpoint, option: "--checkpoint")
+    let path = try RunCheckpoint.resolve(checkpoint, parameter: .checkpoint)
     let (metadata, tensors, _) = try RunCheckpoint.read(path)
     try RunCheckpoint.checkBase(metadata, of: path, against: baseCheckpoint)
     let base = try metadata.config.loadBase(checkpoint: baseCheckpoint)

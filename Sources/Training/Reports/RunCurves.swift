@@ -15,13 +15,13 @@ public enum RunCurves {
   public static func read(run folder: String, name: String) throws -> Series {
     let path = URL(fileURLWithPath: folder).appendingPathComponent("log.jsonl").path
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-      throw TrainingError("\(path): cannot be read (is \(folder) a run folder of hspsam train?)")
+      throw TrainingError.notARunFolder(log: path, folder: folder)
     }
     var points: [(hours: Double, epoch: Int, dice: Double)] = []
     for (index, line) in text.split(separator: "\n").enumerated() {
       guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
             let epoch = object["epoch"] as? Int else {
-        throw TrainingError("\(path): line \(index + 1) is not a log line of hspsam train")
+        throw TrainingError.badLogLine(log: path, line: index + 1)
       }
       guard let dice = object["validationDice"] as? Double,
             let seconds = (object["elapsed"] as? Double) ?? (object["seconds"] as? Double) else { continue }

@@ -123,7 +123,7 @@ final class PrefixCache {
 
   static func read(_ path: String) throws -> CachedExample {
     let tensors = Dictionary(uniqueKeysWithValues: try Safetensors.read(path: path).tensors.map { ($0.name, $0.tensor) })
-    guard let tokens = tensors["tokens"], let mask = tensors["mask"] else { throw TrainingError("\(path): incomplete cache entry") }
+    guard let tokens = tensors["tokens"], let mask = tensors["mask"] else { throw TrainingError.incompleteCacheEntry(path) }
     var features: [Int: Tensor] = [:]
     for (name, tensor) in tensors where name.hasPrefix("feature.") { features[Int(name.dropFirst(8)) ?? -1] = tensor }
     return CachedExample(tokens: tokens, features: features, mask: mask)

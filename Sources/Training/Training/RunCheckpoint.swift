@@ -61,7 +61,7 @@ public enum RunCheckpoint {
   /// Writes a shippable copy of a checkpoint: trained tensors only (no optimiser state), in `precision` (restoring
   /// converts back to float32), same metadata. Refuses to overwrite an existing file.
   public static func export(from source: String, to target: String, precision: Precision) throws {
-    guard !FileManager.default.fileExists(atPath: target) else { throw TrainingError("\(target) exists: not overwritten") }
+    guard !FileManager.default.fileExists(atPath: target) else { throw CheckpointError.exists(target) }
     let (metadata, model, _) = try read(source)
     var tensors: [(name: String, tensor: Tensor)] = []
     for (name, value) in model.sorted(by: { $0.key < $1.key }) {
@@ -104,8 +104,8 @@ public enum RunCheckpoint {
   /// model, input size, normalisation and resize, base weights, tensor names and shapes); the metadata is the
   /// first source's with `averagedFrom` set; tensors are float32 (`export` halves them). Refuses to overwrite an existing file.
   public static func average(_ sources: [String], to target: String) throws {
-    guard sources.count >= 2 else { throw TrainingError("averaging needs at least two checkpoints, got \(sources.count)") }
-    guard !FileManager.default.fileExists(atPath: target) else { throw TrainingError("\(target) exists: not overwritten") }
+    guard sources.count >= 2 else { throw CheckpointError.tooFewToAverage(sources.count) }
+    guard !FileManager.default.fileExists(atPath: target) else { throw CheckpointError.exists(target) }
     let (first, firstTensors, _) = try read(sources[0])
     let names = firstTensors.keys.sorted()
     // Accumulate in float32 whatever the sources hold (exports are float16).
@@ -114,18 +114,18 @@ public enum RunCheckpoint {
       let (metadata, tensors, _) = try read(source)
       let (a, b) = (first.config, metadata.config)
       guard a.model == b.model, a.inputSize == b.inputSize, a.normalization == b.normalization, a.resize == b.resize else {
-        throw TrainingError("\(source): another model than \(sources[0]) (configuration's model, inputSize, normalization or resize differ)")
+        throw CheckpointError.otherModel(source, first: sources[0])
       }
       guard metadata.baseCheckpointBytes == first.baseCheckpointBytes else {
-        throw TrainingError("\(source) was trained on \(metadata.baseCheckpoint), \(sources[0]) on \(first.baseCheckpoint)")
+        throw CheckpointError.otherBaseThanFirst(source, base: metadata.baseCheckpoint, first: sources[0], firstBase: first.baseCheckpoint)
       }
       guard tensors.keys.sorted() == names else {
-        throw TrainingError("\(source): its tensor names differ from those of \(sources[0])")
+        throw CheckpointError.tensorNamesDiffer(source, first: sources[0])
       }
       for name in names {
         let value = tensors[name]!
         guard value.shape == total[name]!.shape else {
-          throw TrainingError("\(source): \(name) has shape \(value.shape), \(sources[0]) has \(total[name]!.shape)")
+          throw CheckpointError.shapeDiffers(source, tensor: name, shape: value.shape, first: sources[0], firstShape: total[name]!.shape)
         }
         try total[name]!.addInPlace(value.to(.float32))
       }
@@ -141,7 +141,7 @@ public enum RunCheckpoint {
   public static func read(_ path: String) throws -> (metadata: Metadata, model: [String: Tensor], optimizer: [String: Tensor]) {
     let (tensors, raw) = try Safetensors.read(path: path)
     guard let text = raw["hspsam"], let metadata = try? JSONDecoder().decode(Metadata.self, from: Data(text.utf8)) else {
-      throw TrainingError("\(path): not an hspsam run checkpoint (no hspsam metadata)")
+      throw CheckpointError.notARunCheckpoint(path)
     }
     var model: [String: Tensor] = [:], optimizer: [String: Tensor] = [:], scales: [String: Tensor] = [:]
     for (name, tensor) in tensors {
@@ -151,22 +151,22 @@ public enum RunCheckpoint {
     }
     for (name, scale) in scales {  // an 8-bit export: back to float32
       guard let codes = model[name], codes.dtype == .uint8, scale.rank == 1, scale.size(0) == codes.size(0) else {
-        throw TrainingError("\(path): scale.\(name) does not match an 8-bit model.\(name)")
+        throw CheckpointError.scaleMismatch(path, tensor: name)
       }
       model[name] = try dequantizeRows(codes, scales: scale)
     }
     return (metadata, model, optimizer)
   }
 
-  /// The checkpoint file an option names: a run folder means its best.safetensors. Errors name the option.
-  public static func resolve(_ checkpoint: String, option: String) throws -> String {
+  /// The checkpoint file `parameter` names: a run folder means its best.safetensors. Errors name the parameter.
+  public static func resolve(_ checkpoint: String, parameter: TrainingParameter) throws -> String {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: checkpoint, isDirectory: &isDirectory) else {
-      throw TrainingError("\(option) \(checkpoint): no such file or folder")
+      throw CheckpointError.noSuchCheckpoint(checkpoint, parameter: parameter)
     }
     let path = isDirectory.boolValue ? URL(fileURLWithPath: checkpoint).appendingPathComponent("best.safetensors").path : checkpoint
     guard path.hasSuffix(".safetensors") else {
-      throw TrainingError("\(path): not an hspsam checkpoint (expected a run folder or a .safetensors file from hspsam train)")
+      throw CheckpointError.notACheckpointFile(path)
     }
     return path
   }
@@ -175,8 +175,8 @@ public enum RunCheckpoint {
   public static func checkBase(_ metadata: Metadata, of path: String, against baseCheckpoint: String) throws {
     let baseBytes = (try? FileManager.default.attributesOfItem(atPath: baseCheckpoint)[.size] as? Int) ?? -1
     guard baseBytes == metadata.baseCheckpointBytes else {
-      throw TrainingError("\(path) was trained on \(metadata.baseCheckpoint) (\(metadata.baseCheckpointBytes) bytes); " +
-                          "\(baseCheckpoint) differs (\(baseBytes) bytes)")
+      throw CheckpointError.trainedOnOtherBase(path, base: metadata.baseCheckpoint, bytes: metadata.baseCheckpointBytes,
+                                               given: baseCheckpoint, givenBytes: baseBytes)
     }
   }
 

@@ -112,16 +112,16 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     // Missing keys take their defaults: the user's JSON is merged over the default configuration's.
     var merged: [String: Any]
     do { merged = try JSONSerialization.jsonObject(with: TrainingConfig().json()) as? [String: Any] ?? [:] } catch {
-      throw TrainingError("default configuration: \(describe(error))")
+      throw TrainingError.configuration(source: "default configuration", problem: describe(error))
     }
     for layer in layers {
       guard let object = try? JSONSerialization.jsonObject(with: layer.data) as? [String: Any] else {
-        throw TrainingError("\(layer.source): not a JSON object")
+        throw TrainingError.configuration(source: layer.source, problem: "not a JSON object")
       }
       for section in sections {
         let keys: [String: Any]? = if let path = section.path { object[path] as? [String: Any] } else { object }
         if let unknown = (keys ?? [:]).keys.filter({ !section.known.contains($0) }).sorted().first {
-          throw TrainingError("\(layer.source): unknown key '\(section.prefix)\(unknown)'")
+          throw TrainingError.configuration(source: layer.source, problem: "unknown key '\(section.prefix)\(unknown)'")
         }
       }
       merged = deepMerge(merged, object)
@@ -133,15 +133,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     } catch let error as TrainingError {
       throw error
     } catch let error as HSPSAMConfigError {
-      throw TrainingError("\(source): \(error.message)")
+      throw TrainingError.configuration(source: source, problem: error.message)
     } catch {
-      throw TrainingError("\(source): \(describe(error))")
+      throw TrainingError.configuration(source: source, problem: describe(error))
     }
   }
 
   public func validate(source: String = "config") throws {
-    do { try model.validate() } catch let error as HSPSAMConfigError { throw TrainingError("\(source): \(error.message)") }
-    func check(_ ok: Bool, _ text: String) throws { if !ok { throw TrainingError("\(source): \(text)") } }
+    do { try model.validate() } catch let error as HSPSAMConfigError { throw TrainingError.configuration(source: source, problem: error.message) }
+    func check(_ ok: Bool, _ text: String) throws { if !ok { throw TrainingError.configuration(source: source, problem: text) } }
     if model.backbone == .litemedsam {
       try check(inputSize == 256, "inputSize must be 256 for litemedsam, got \(inputSize)")
     } else {
@@ -224,10 +224,14 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   }
 }
 
-public struct TrainingError: Error, LocalizedError, Equatable {
-  public let message: String
-  public init(_ message: String) { self.message = message }
-  public var errorDescription: String? { message }
+extension Tensor {
+  /// Class-index masks (B, H, W) resized (nearest) to the spatial size of `logits` (B, C, h, w): the level
+  /// decoders' targets when their output is smaller than the input (SAM at 1024: 256).
+  func resizedNearest(like logits: Tensor) throws -> Tensor {
+    let size = (logits.size(2), logits.size(3))
+    if size == (self.size(1), self.size(2)) { return self }
+    return try unsqueeze(1).to(.float32).interpolate(size: size, mode: .nearest).squeeze(1).to(.int64)
+  }
 }
 
 /// A decoding error in words a person can act on.

@@ -84,7 +84,7 @@ extension TrainedModel {
     do {
       try self.init(checkpoint: Paths.resolveCheckpoint(checkpoint), baseCheckpoint: base.path, device: device,
                     testTimeAugmentation: testTime.augmentation, boxRefinement: refinement.settings)
-    } catch ModelSourceError.boxRefinementNeedsOneClass(let classes) {
+    } catch ModelCapabilityError.boxRefinementNeedsOneClass(let classes) {
       throw CommandError("--box-refine needs a one-class model; this one has \(classes) classes")
     }
   }

@@ -24,7 +24,7 @@ struct AverageCommand: ParsableCommand {
   }
 
   func run() throws {
-    let sources = try checkpoints.map { try RunCheckpoint.resolve($0, option: "--checkpoint") }
+    let sources = try checkpoints.map { try RunCheckpoint.resolve($0, parameter: .checkpoint) }
     try checkWritable(output, option: "--output")
     try RunCheckpoint.average(sources, to: output)
     print("\(output): the mean of \(sources.count) checkpoints (\(sources.joined(separator: ", ")))")

@@ -97,7 +97,7 @@ extension EvaluateCommand {
     if let report { try createFolder(report, option: "--report") }
     if let savePred { try createFolder(savePred, option: "--save-pred") }
     // A checkpoint that names nothing fails before the data are read.
-    let checkpointPath = try baseline == nil ? RunCheckpoint.resolve(Paths.resolveCheckpoint(checkpoint), option: "--checkpoint") : nil
+    let checkpointPath = try baseline == nil ? RunCheckpoint.resolve(Paths.resolveCheckpoint(checkpoint), parameter: .checkpoint) : nil
     // So are the data: every image and mask opens before the model loads.
     let named = DatasetArgument.resolve(datasets)
     let encodings = try maskRules.encodings(names: named.map(\.name), default: .threshold(gtThreshold))

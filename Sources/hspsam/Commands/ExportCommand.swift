@@ -21,7 +21,7 @@ struct ExportCommand: ParsableCommand {
   }
 
   func run() throws {
-    let source = try RunCheckpoint.resolve(checkpoint, option: "--checkpoint")
+    let source = try RunCheckpoint.resolve(checkpoint, parameter: .checkpoint)
     guard output.hasSuffix(".safetensors") else { throw ValidationError("--output must end in .safetensors") }
     try checkWritable(output, option: "--output")
     let precision: RunCheckpoint.Precision = float32 ? .float32 : int8 ? .int8 : .float16

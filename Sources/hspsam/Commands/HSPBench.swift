@@ -36,7 +36,7 @@ struct HSPBench: ParsableCommand {
     config.loraBlocks = loraBlocks
     config.levelDecoderDepth = levelDecoderDepth
     let model = try HSPSAM(config: config, base: ModelRegistry.load(.litemedsam, checkpoint: weights))
-    var training = TrainingConfig()  // the trainer's loss: lambdaAux 0.5 over the level decoders
+    var training = TrainingConfig()  // the trainer's defaults: its loss, deep supervision, AdamW, gradient clipping
     training.model = config
     training.loss = loss
     let timer = BenchTimer(warmup: 1)
@@ -49,7 +49,7 @@ struct HSPBench: ParsableCommand {
       _ = try model.encodePrefix(images)
     })
     model.train()
-    let optimizer = AdamW(model.trainableParameters(), learningRate: 1e-4)
+    let trainingStep = try TrainingStep(model: model, config: training)  // what `hspsam train` runs per batch
     rows.append(try timer.measure("encoder tail fwd+bwd per image", flop: 0, runs: runs, perItem: b) {
       try model.encodeLevels(from: prefix).map { try $0.sum() }.reduce(try Tensor.zeros([]), +).backward()
     })
@@ -58,12 +58,7 @@ struct HSPBench: ParsableCommand {
       let (logits, levels) = try model.decode(features: features)
       try training.trainingLoss(logits: logits, levelLogits: levels, target: target).backward()
     })
-    func step() throws {
-      try optimizer.zeroGrad()
-      let (logits, levels) = try model.decode(features: model.encodeLevels(from: prefix))
-      try training.trainingLoss(logits: logits, levelLogits: levels, target: target).backward()
-      try optimizer.step()
-    }
+    func step() throws { try trainingStep.take(prefix: prefix, masks: target, learningRate: training.learningRate) }
     rows.append(try timer.measure("whole training step per image", flop: 0, runs: runs, perItem: b) { try step() })
     if profile {
       let (_, table) = try OpProfiler.profile(rows: 40) { try step() }

@@ -77,7 +77,7 @@ struct TrainCommand: ParsableCommand {
     } else if resume, let saved = FileManager.default.contents(atPath: URL(fileURLWithPath: out).appendingPathComponent("config.json").path) {
       settings = try TrainingConfig.decode(saved, source: out + "/config.json")
     } else if let initFrom {
-      settings = try RunCheckpoint.read(RunCheckpoint.resolve(initFrom, option: "--init")).metadata.config
+      settings = try RunCheckpoint.read(RunCheckpoint.resolve(initFrom, parameter: .initialWeights)).metadata.config
     }
     if let seed { settings.seed = seed }
     if let epochs { settings.epochs = epochs }

@@ -1,0 +1,48 @@
+import Models
+import NN
+import Tensor
+
+/// One optimiser step of HSP-SAM from a batch of cached prefixes: the trainable encoder tail and decoders forward,
+/// the configured loss (deep supervision over the level decoders), backward, gradient clipping, AdamW, and the
+/// weight average when the configuration keeps one. `Trainer` takes its steps here and `hspsam bench hsp` times
+/// this same step, so the benchmark measures what training runs.
+public final class TrainingStep {
+  public let model: HSPSAM
+  public let config: TrainingConfig
+  public let optimizer: AdamW
+  /// The exponential moving average of the trained weights (`TrainingConfig.emaDecay`), nil when none is kept.
+  public let average: ExponentialMovingAverage?
+
+  public init(model: HSPSAM, config: TrainingConfig) throws {
+    self.model = model
+    self.config = config
+    let optimizer = AdamW(model.trainableParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay)
+    optimizer.decayExempt = config.weightDecayExempt(optimizer.parameters)
+    self.optimizer = optimizer
+    average = try config.emaDecay.map { try ExponentialMovingAverage(optimizer.parameters, decay: $0) }
+  }
+
+  /// Takes one step at `learningRate` on `prefix` (the frozen encoder's cached output) against class-index `masks`
+  /// and returns the loss. A loss that is not finite is returned with nothing updated (the caller stops the run).
+  @discardableResult
+  public func take(prefix: EncoderPrefix, masks: Tensor, learningRate: Double) throws -> Double {
+    optimizer.learningRate = learningRate
+    try optimizer.zeroGrad()
+    let (logits, levelLogits) = try model.decode(features: model.encodeLevels(from: prefix))
+    let loss = try config.trainingLoss(logits: logits, levelLogits: levelLogits, target: masks)
+    let value = try loss.item()
+    guard value.isFinite else { return value }
+    try loss.backward()
+    try clipGradNorm(optimizer.parameters.map(\.tensor), maxNorm: config.gradientClip)
+    try optimizer.step()
+    try average?.update()
+    return value
+  }
+
+  /// Runs `body` with the averaged weights in the model when an average is kept (validation, `best`, kept
+  /// checkpoints), else with the trained weights.
+  public func withEvaluatedWeights<R>(_ body: () throws -> R) throws -> R {
+    if let average { return try average.withAveragedWeights(body) }
+    return try body()
+  }
+}
