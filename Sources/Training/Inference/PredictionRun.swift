@@ -102,27 +102,20 @@ public struct PredictionRun {
              stem: String) throws {
     let out = URL(fileURLWithPath: options.output)
     let maskPath = out.appendingPathComponent("\(stem).png").path, probPath = out.appendingPathComponent("\(stem)_prob.png").path
-    if (image.width, image.height) == fullSize {
-      try ImageIO.writePNG(binary ? classes.map { $0 * 255 } : classes, width: image.width, height: image.height, channels: 1,
-                           to: maskPath)
-      if options.writeProbabilities {
-        try ImageIO.writePNG(ModelEvaluation.eightBit(foreground), width: image.width, height: image.height, channels: 1, to: probPath)
-      }
+    // At full size (or from a reduced read, PromptFreePredictor.largeImagePixels) row by row: the probability is
+    // resized bilinearly (as the model's logits are; the identity at full size) and thresholded per pixel, several
+    // classes' indices by nearest neighbour. The overlay stays at the size the image was read.
+    let (width, height) = fullSize
+    if binary {
+      try UpscaledPNG.write(foreground, width: image.width, height: image.height, fullWidth: width, fullHeight: height,
+                            to: maskPath) { $0 > 0.5 ? 255 : 0 }
     } else {
-      // Reduced: the probability is resized bilinearly (as the model's logits are) and thresholded per pixel;
-      // several classes' indices by nearest neighbour. The overlay below stays at the reduced size.
-      let (width, height) = fullSize
-      if binary {
-        try UpscaledPNG.write(foreground, width: image.width, height: image.height, fullWidth: width, fullHeight: height,
-                              to: maskPath) { $0 > 0.5 ? 255 : 0 }
-      } else {
-        try UpscaledPNG.write(classes, width: image.width, height: image.height, channels: 1, fullWidth: width,
-                              fullHeight: height, to: maskPath)
-      }
-      if options.writeProbabilities {
-        try UpscaledPNG.write(foreground, width: image.width, height: image.height, fullWidth: width, fullHeight: height,
-                              to: probPath) { ModelEvaluation.eightBit($0) }
-      }
+      try UpscaledPNG.write(classes, width: image.width, height: image.height, channels: 1, fullWidth: width,
+                            fullHeight: height, to: maskPath)
+    }
+    if options.writeProbabilities {
+      try UpscaledPNG.write(foreground, width: image.width, height: image.height, fullWidth: width, fullHeight: height,
+                            to: probPath) { ModelEvaluation.eightBit($0) }
     }
     if options.writeOverlays {
       let drawn = Overlay.draw(rgb: image.rgb8(), width: image.width, height: image.height, mask: classes)
