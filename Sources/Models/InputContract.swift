@@ -41,9 +41,7 @@ public enum InputContract: Equatable, Sendable {
       // PIL resizes in two passes (horizontal, then vertical), rounding to 8 bits after each: do the same.
       let horizontal = try chw.interpolate(size: (original.0, w), mode: .bilinear, antialias: true).round().clamp(min: 0, max: 255)
       let resized = try horizontal.interpolate(size: (h, w), mode: .bilinear, antialias: true).round().clamp(min: 0, max: 255)
-      let mean = try Tensor([123.675, 116.28, 103.53] as [Float], shape: [1, 3, 1, 1]).to(resized.device)
-      let std = try Tensor([58.395, 57.12, 57.375] as [Float], shape: [1, 3, 1, 1]).to(resized.device)
-      return try ((resized - mean) / std).pad([0, s - w, 0, s - h])
+      return try ImageNetNormalization.apply(resized).pad([0, s - w, 0, s - h])
     }
   }
 

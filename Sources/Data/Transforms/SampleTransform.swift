@@ -136,9 +136,7 @@ public struct SampleTransform: Sendable {
       let low = try image.min(), high = try image.max()
       return try (image - low) / (high - low).clamp(min: 1e-8)
     case .imagenet:
-      let mean = try Tensor([123.675, 116.28, 103.53] as [Float], shape: [1, 3, 1, 1])
-      let std = try Tensor([58.395, 57.12, 57.375] as [Float], shape: [1, 3, 1, 1])
-      return try (image - mean) / std
+      return try ImageNetNormalization.apply(image)
     }
   }
 

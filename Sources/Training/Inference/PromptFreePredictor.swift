@@ -25,8 +25,7 @@ public final class PromptFreePredictor {
     try model.to(device)
     model.eval()
     self.metadata = metadata
-    transform = SampleTransform(size: metadata.config.inputSize, geometry: metadata.config.resize,
-                                normalization: metadata.config.inputNormalization)
+    transform = HSPSAMInput(metadata.config).transform()
   }
 
   /// Images of more pixels than this are predicted from a reduced copy (`readingFactor`): the model sees 256 pixels

@@ -141,8 +141,7 @@ public final class Trainer {
     // training after the step under way, with `last` saved.
     let stopRequest = StopRequest()
     defer { stopRequest.restore() }
-    let transform = SampleTransform(size: config.inputSize, geometry: config.resize, normalization: config.inputNormalization,
-                                    augmentation: config.augmentation)
+    let transform = HSPSAMInput(config).transform(augmentation: config.augmentation)
     let (trainCaches, validationCaches, cacheSeconds, stored) = try cachePrefixes(
       parts: parts, model: model, transform: transform, baseBytes: baseBytes) { done, total in
       guard let name = StopRequest.received else { return }
