@@ -28,6 +28,7 @@ let package = Package(
       name: "CTorch",
       cxxSettings: [
         .headerSearchPath("../../vendor/libtorch/include"),
+        .headerSearchPath("../../vendor/libtorch/include/torch/csrc/api/include"),  // c10d's headers include torch/types.h
         .unsafeFlags(["-O2"]),
       ],
       linkerSettings: [

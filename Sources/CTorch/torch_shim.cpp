@@ -1,7 +1,7 @@
 // The C ABI of include/hspsam_torch.h over ATen. The only translation unit that includes torch headers:
 // every entry point runs its body inside HST_GUARD, which turns any C++ exception into a status code and a
 // thread-local message, so no exception ever crosses into Swift.
-#include "hspsam_torch.h"
+#include "shim_internal.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -17,19 +17,19 @@
 #include <memory>
 #include <string>
 
-struct hst_tensor_s { at::Tensor t; };
 struct hst_archive_s { std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader; };
 
 namespace {
 thread_local std::string last_error;
+}  // namespace
 
-void set_error(const std::string &message) { last_error = message.empty() ? "unknown libtorch error" : message; }
+void hst::set_error(const std::string &message) { last_error = message.empty() ? "unknown libtorch error" : message; }
+
+namespace {
+using hst::set_error;
 
 hst_tensor wrap(at::Tensor t) { return new hst_tensor_s{std::move(t)}; }
-at::Tensor &T(hst_tensor h) {
-  if (h == nullptr) throw std::invalid_argument("null tensor handle");
-  return h->t;
-}
+at::Tensor &T(hst_tensor h) { return hst::tensor(h); }
 at::Tensor opt(hst_tensor h) { return h == nullptr ? at::Tensor() : h->t; }
 
 at::ScalarType scalar_type(int code) {
@@ -77,19 +77,6 @@ at::Scalar scalar_for(const at::Tensor &x, double v) {
 
 at::IntArrayRef dims(const int64_t *p, int64_t n) { return at::IntArrayRef(p, static_cast<size_t>(n)); }
 }  // namespace
-
-#define HST_GUARD(...)                                                     \
-  try {                                                                    \
-    __VA_ARGS__;                                                           \
-    return 0;                                                              \
-  } catch (const c10::Error &e) {                                          \
-    set_error(e.what_without_backtrace());                                 \
-  } catch (const std::exception &e) {                                      \
-    set_error(e.what());                                                   \
-  } catch (...) {                                                          \
-    set_error("unknown C++ exception");                                    \
-  }                                                                        \
-  return 1;
 
 #define HST_OUT(...) HST_GUARD(*out = wrap(__VA_ARGS__))
 

@@ -195,6 +195,19 @@ int hst_archive_records(hst_archive a, char **out);
 /// Reads a record into a new 1-D uint8 tensor.
 int hst_archive_read(hst_archive a, const char *name, hst_tensor *out);
 
+// MARK: distributed (distributed_gloo.cpp)
+typedef struct hst_process_group_s *hst_process_group;
+/// Joins a Gloo process group of `world_size` ranks whose rendezvous is a TCPStore at host:port, served by rank 0.
+/// `timeout_ms` bounds the rendezvous and each collective: a rank that died makes the others fail within it.
+int hst_process_group_create(const char *host, int port, int rank, int world_size, int64_t timeout_ms,
+                             hst_process_group *out);
+void hst_process_group_free(hst_process_group group);
+/// Sums each tensor over the ranks, in place, as one bucket (CPU tensors of one dtype, the same list on every rank).
+int hst_process_group_allreduce_sum(hst_process_group group, hst_tensor *tensors, int64_t count);
+/// Copies each tensor of rank `root` into the same tensor of every other rank, in place.
+int hst_process_group_broadcast(hst_process_group group, hst_tensor *tensors, int64_t count, int root);
+int hst_process_group_barrier(hst_process_group group);
+
 #ifdef __cplusplus
 }
 #endif
