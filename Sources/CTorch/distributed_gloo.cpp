@@ -91,8 +91,13 @@ int hst_process_group_broadcast(hst_process_group group, hst_tensor *handles, in
   })
 }
 
-int hst_process_group_barrier(hst_process_group group) {
-  HST_GUARD(finish(group->group->barrier(c10d::BarrierOptions{}), group->timeout))
+int hst_process_group_barrier(hst_process_group group, int64_t timeout_ms) {
+  HST_GUARD({
+    auto timeout = timeout_ms > 0 ? std::chrono::milliseconds(timeout_ms) : group->timeout;
+    c10d::BarrierOptions options;
+    options.timeout = timeout;
+    finish(group->group->barrier(options), timeout);
+  })
 }
 
 }  // extern "C"

@@ -1,4 +1,5 @@
 import CTorch
+import Foundation
 
 /// A group of processes that train together (data parallel), over libtorch's c10d: a TCPStore rendezvous served
 /// by rank 0 and the Gloo backend's collectives on CPU tensors. Every rank makes the same calls in the same order;
@@ -20,6 +21,23 @@ public final class ProcessGroup {
 
   deinit { hst_process_group_free(handle) }
 
+  /// A TCP port of 127.0.0.1 that was free a moment ago (bound to port 0, read back, closed): for a rendezvous
+  /// whose ranks are all on this machine.
+  public static func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TorchError.invalidArgument("cannot open a socket to find a free port") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw TorchError.invalidArgument("cannot find a free port on 127.0.0.1") }
+    return Int(UInt16(bigEndian: address.sin_port))
+  }
+
   /// Sums each tensor over the ranks, in place.
   public func allReduceSum(_ tensors: [Tensor]) throws {
     var handles: [hst_tensor?] = tensors.map(\.handle)
@@ -32,6 +50,23 @@ public final class ProcessGroup {
     try check(hst_process_group_broadcast(handle, &handles, Int64(handles.count), Int32(root)))
   }
 
-  /// Returns once every rank has reached it.
-  public func barrier() throws { try check(hst_process_group_barrier(handle)) }
+  /// Returns once every rank has reached it; fails after `timeout` seconds (nil: the group's), e.g. a long one
+  /// where ranks wait for each other's share of a long computation.
+  public func barrier(timeout: Double? = nil) throws {
+    try check(hst_process_group_barrier(handle, Int64((timeout ?? 0) * 1000)))
+  }
+
+  /// Averages each tensor over the ranks, in place (one bucket).
+  public func allReduceMean(_ tensors: [Tensor]) throws {
+    try allReduceSum(tensors)
+    guard worldSize > 1 else { return }
+    for tensor in tensors { try tensor.mulInPlace(1 / Double(worldSize)) }
+  }
+
+  /// The sums over the ranks of a few numbers (float64).
+  public func sum(_ values: [Double]) throws -> [Double] {
+    let tensor = try Tensor(values, shape: [values.count])
+    try allReduceSum([tensor])
+    return try tensor.toArray(Double.self)
+  }
 }

@@ -119,9 +119,10 @@ final class EvaluatePredictSignalTests: XCTestCase {
   }
 }
 
-/// Runs hspsam (or `executable`), sends `signal` once `marker` is on its stderr, and returns how it ended.
+/// Runs hspsam (or `executable`), sends `signal` once `marker` is on its stderr (0: none), and returns how it ended.
+/// `killChild`: a rank of `--nproc-per-node` (the launcher's child started as that rank) to send a signal instead.
 func runAndSignal(_ arguments: [String], after marker: String, environment: [String: String] = [:], signal: Int32 = SIGTERM,
-                  executable: URL = hspsamExecutable) throws
+                  executable: URL = hspsamExecutable, killChild: (rank: Int, signal: Int32)? = nil) throws
   -> (status: Int32, reason: Process.TerminationReason, stdout: String, stderr: String)
 {
   let process = Process()
@@ -138,10 +139,25 @@ func runAndSignal(_ arguments: [String], after marker: String, environment: [Str
     if chunk.isEmpty { break }  // ended before the marker: the caller's assertions say how
     stderr.append(chunk)
   }
-  kill(process.processIdentifier, signal)
+  if signal != 0 { kill(process.processIdentifier, signal) }
+  if let killChild, let child = childProcess(of: process.processIdentifier, rank: killChild.rank) { kill(child, killChild.signal) }
   stderr.append(err.fileHandleForReading.readDataToEndOfFile())
   let stdout = out.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
   return (process.terminationStatus, process.terminationReason, String(decoding: stdout, as: UTF8.self),
           String(decoding: stderr, as: UTF8.self))
+}
+
+/// The child of `parent` whose environment has RANK=`rank` (from /proc), if any.
+func childProcess(of parent: Int32, rank: Int) -> Int32? {
+  let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+  for entry in entries {
+    guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { continue }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 2, Int32(fields[1]) == parent,
+          let environment = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { continue }
+    if environment.split(separator: 0).contains(where: { String(decoding: $0, as: UTF8.self) == "RANK=\(rank)" }) { return pid }
+  }
+  return nil
 }

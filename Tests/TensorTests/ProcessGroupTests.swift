@@ -8,7 +8,7 @@ import XCTest
 final class ProcessGroupTests: XCTestCase {
   /// Runs `body` as ranks 0 and 1 at once and returns what each threw, if anything.
   func twoRanks(timeout: Double = 20, _ body: @escaping @Sendable (ProcessGroup) throws -> Void) throws -> [String?] {
-    let port = try freeTCPPort()
+    let port = try ProcessGroup.freePort()
     let errors = LockedArray(count: 2)
     DispatchQueue.concurrentPerform(iterations: 2) { rank in
       do {
@@ -39,7 +39,7 @@ final class ProcessGroupTests: XCTestCase {
   /// A rank that never joins, or never arrives at a collective, makes the other fail within the timeout, not hang.
   func testAMissingRankFailsWithinTheTimeout() throws {
     let start = Date()
-    XCTAssertThrowsError(try ProcessGroup(host: "127.0.0.1", port: try freeTCPPort(), rank: 0, worldSize: 2, timeout: 2))
+    XCTAssertThrowsError(try ProcessGroup(host: "127.0.0.1", port: try ProcessGroup.freePort(), rank: 0, worldSize: 2, timeout: 2))
     XCTAssertLessThan(Date().timeIntervalSince(start), 15)
     let collective = Date()
     let errors = try twoRanks(timeout: 2) { group in

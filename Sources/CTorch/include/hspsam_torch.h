@@ -206,7 +206,8 @@ void hst_process_group_free(hst_process_group group);
 int hst_process_group_allreduce_sum(hst_process_group group, hst_tensor *tensors, int64_t count);
 /// Copies each tensor of rank `root` into the same tensor of every other rank, in place.
 int hst_process_group_broadcast(hst_process_group group, hst_tensor *tensors, int64_t count, int root);
-int hst_process_group_barrier(hst_process_group group);
+/// Returns once every rank has called it, or fails after `timeout_ms` (0: the group's timeout).
+int hst_process_group_barrier(hst_process_group group, int64_t timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -53,7 +53,7 @@ final class PrefixCache {
 
   init(model: HSPSAM, dataset: SegmentationDataset, transform: SampleTransform, variants: Int, seed: UInt64,
        batchSize: Int, folder: URL?, key: String, augmentedKey: String, budget: PrefixMemoryBudget,
-       progress: (Int, Int) throws -> Void) throws {
+       share: (rank: Int, worldSize: Int)? = nil, progress: (Int, Int) throws -> Void) throws {
     let plain = SampleTransform(size: transform.size, geometry: transform.geometry, normalization: transform.normalization)
     let total = dataset.samples.count * variants
     var done = 0
@@ -73,6 +73,11 @@ final class PrefixCache {
     for variant in 0..<variants {
       var missing: [Int] = []
       for (i, sample) in dataset.samples.enumerated() {
+        if let share {  // one rank's share of the files: those missing are computed and written, nothing is kept
+          if i % share.worldSize == share.rank, let path = file(sample.stem, variant),
+             !FileManager.default.fileExists(atPath: path) { missing.append(i) }
+          continue
+        }
         if let path = file(sample.stem, variant), FileManager.default.fileExists(atPath: path),
            let example = try? Self.read(path) {
           slots[i][variant] = keep(example, file: path)
@@ -100,14 +105,14 @@ final class PrefixCache {
                                       features: features, mask: try batch.masks[i].to(.uint8))
           let path = file(batch.samples[i].stem, variant)
           if let path { try Self.write(example, to: path) }
-          slots[missing[position]][variant] = keep(example, file: path)
+          if share == nil { slots[missing[position]][variant] = keep(example, file: path) }
           position += 1
         }
         done += batch.samples.count
         try progress(done, total)
       }
     }
-    examples = slots.map { $0.map { $0! } }
+    examples = share == nil ? slots.map { $0.map { $0! } } : []
   }
 
   /// Several datasets' caches as one pool (indices run through them in order).

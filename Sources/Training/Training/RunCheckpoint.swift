@@ -33,6 +33,9 @@ public enum RunCheckpoint {
     /// so the resumed run logs the epoch's mean over all its steps, as an uninterrupted run does.
     public var epochLossSum: Double? = nil
     public var epochSteps: Int? = nil
+    /// The number of data-parallel ranks that trained it when more than one: a resume with another number converts
+    /// the position inside the epoch (its images taken) to the new number's steps.
+    public var worldSize: Int? = nil
   }
 
   public static func save(model: HSPSAM, optimizer: (any Optimizer)?, average: ExponentialMovingAverage? = nil,

@@ -66,6 +66,9 @@ public final class Trainer {
     /// Within an epoch `last` is also saved once this many seconds have passed since it was (nil: at epoch ends and
     /// on a signal only), so a machine lost mid-epoch costs at most this much training.
     public var saveInterval: TimeInterval? = 300
+    /// The ranks of a data-parallel run (`ProcessGroup`): each takes its share of every epoch and of the validation,
+    /// gradients are averaged after each backward, rank 0 alone writes the run folder. nil: this process alone.
+    public var processGroup: ProcessGroup?
     public init(data: String, output: String, baseCheckpoint: String) {
       self.init(datasets: [DataSource(folder: data)], output: output, baseCheckpoint: baseCheckpoint)
     }
@@ -106,6 +109,9 @@ public final class Trainer {
     return Int(ProcessInfo.processInfo.physicalMemory / 2)
   }
 
+  /// How long the ranks of a data-parallel run wait for each other's share of the prefix cache.
+  static let cacheBarrierTimeout: Double = 4 * 3600
+
   public init(config: TrainingConfig, options: Options) {
     self.config = config
     self.options = options
@@ -134,7 +140,7 @@ public final class Trainer {
     }
     // The run folder is made only once the data and the weights opened: a bad dataset, base checkpoint or initial
     // weights leave nothing behind.
-    try prepareRunFolder(out, configPath: configPath, parts: parts, skipped: skipped)
+    if (options.processGroup?.rank ?? 0) == 0 { try prepareRunFolder(out, configPath: configPath, parts: parts, skipped: skipped) }
 
     // Ctrl-C or SIGTERM from here on: during the prefix cache it stops after the batch under way (every copy
     // computed so far is already in its file, so running the same command again goes on from there); during
@@ -155,7 +161,7 @@ public final class Trainer {
       cache: PrefixCache(concatenating: trainCaches), sizes: trainCaches.map(\.examples.count), offsets: offsets,
       perEpoch: zip(trainCaches, parts).map { Swift.max(1, Int((Double($0.0.examples.count) * $0.1.source.weight).rounded())) })
 
-    let step = try TrainingStep(model: model, config: config)
+    let step = try TrainingStep(model: model, config: config, processGroup: options.processGroup)
     var metadata = RunCheckpoint.Metadata(epoch: 0, step: 0, bestValidationDice: -1, validationDice: nil, config: config,
                                           baseCheckpoint: URL(fileURLWithPath: options.baseCheckpoint).lastPathComponent,
                                           baseCheckpointBytes: baseBytes,
@@ -163,10 +169,18 @@ public final class Trainer {
     if let state = resumeState {
       try restore(state, into: step, from: lastPath)
       (metadata.epoch, metadata.step, metadata.bestValidationDice) = (state.metadata.epoch, state.metadata.step, state.metadata.bestValidationDice)
-      say("resuming at epoch \(metadata.epoch + 1), step \(metadata.step)")
+    }
+    // Every rank starts from rank 0's weights (seeded alike already; this makes it so whatever the seed did).
+    if let group = step.processGroup {
+      try group.broadcast(try model.trainableParameters().map { try $0.tensor.detach() })
     }
     let loop = try TrainingLoop(config: config, options: options, trainingStep: step, draws: draws, validationCaches: validationCaches,
                                 folder: out, metadata: metadata, started: started, resumed: resumeState?.metadata)
+    if let saved = resumeState?.metadata {
+      let ranks = (saved.worldSize ?? 1) == loop.worldSize ? ""
+        : " (saved by \(saved.worldSize ?? 1) process(es) at step \(saved.step), continued by \(loop.worldSize))"
+      say("resuming at epoch \(loop.metadata.epoch + 1), step \(loop.step)" + ranks)
+    }
     let trainSeconds = try loop.run()
     return Summary(steps: loop.step, epochs: loop.metadata.epoch, bestValidationDice: loop.bestDice,
                    seconds: Date().timeIntervalSince(started), cacheSeconds: cacheSeconds,

@@ -7,7 +7,9 @@ import Tensor
 /// The epochs of a run whose model, data and caches `Trainer` has set up: per epoch a seeded order over the
 /// weighted union of datasets, the steps (`TrainingStep`), then validation, `best`, `last`, the log line and the
 /// plot. `last` is also saved every `Options.saveInterval` and on a signal, with what a resume needs to go on
-/// inside the epoch.
+/// inside the epoch. With a process group, each rank takes its interleaved share of the epoch's order (padded to a
+/// multiple of the ranks by repeating its start, as PyTorch's `DistributedSampler`), validation images are shared
+/// out and their Dice summed over the ranks, and rank 0 alone writes.
 final class TrainingLoop {
   /// The run's training data as the loop draws it: the cached copies of every dataset, concatenated.
   struct Draws {
@@ -28,7 +30,10 @@ final class TrainingLoop {
   let stepsPerEpoch: Int, totalSteps: Int
   let schedule: WarmupPolynomialSchedule
   let folder: URL, lastPath: String, bestPath: String
-  let log: FileHandle
+  /// The run's log (rank 0 only: the other ranks write nothing).
+  let log: FileHandle?
+  let rank: Int, worldSize: Int
+  var isWriter: Bool { rank == 0 }
   let started: Date
   /// A resumed run's time before this invocation.
   let elapsedBefore: Double
@@ -55,7 +60,9 @@ final class TrainingLoop {
     self.trainingStep = trainingStep
     self.draws = draws
     self.validationCaches = validationCaches
-    stepsPerEpoch = (draws.samplesPerEpoch + config.batchSize - 1) / config.batchSize
+    rank = trainingStep.processGroup?.rank ?? 0
+    worldSize = trainingStep.processGroup?.worldSize ?? 1
+    stepsPerEpoch = Self.stepsPerEpoch(samples: draws.samplesPerEpoch, batchSize: config.batchSize, worldSize: worldSize)
     totalSteps = stepsPerEpoch * config.epochs
     schedule = WarmupPolynomialSchedule(baseLearningRate: config.learningRate,
                                         warmupSteps: config.warmupIters ?? Swift.min(250, totalSteps / 20),
@@ -64,23 +71,45 @@ final class TrainingLoop {
     lastPath = folder.appendingPathComponent("last.safetensors").path
     bestPath = folder.appendingPathComponent("best.safetensors").path
     self.started = started
+    var metadata = metadata
+    var inside = resumed.flatMap { state in state.epochSteps.map { (epoch: state.epoch, lossSum: state.epochLossSum ?? 0, steps: $0) } }
+    let savedWorld = resumed?.worldSize ?? 1
+    if let resumed, savedWorld != worldSize {
+      // Resumed with another number of ranks: the images taken in the epoch under way, in this number's batches
+      // (a partial batch is taken again), and the schedule's step at the same place.
+      let savedSteps = Self.stepsPerEpoch(samples: draws.samplesPerEpoch, batchSize: config.batchSize, worldSize: savedWorld)
+      let taken = Swift.max(0, resumed.step - resumed.epoch * savedSteps)
+      let batches = taken * savedWorld / worldSize
+      metadata.step = resumed.epoch * stepsPerEpoch + batches
+      if let old = inside, old.steps > 0 { inside = (old.epoch, old.lossSum * Double(batches) / Double(old.steps), batches) }
+    }
+    metadata.worldSize = worldSize > 1 ? worldSize : nil
+    resumedInside = inside
     self.metadata = metadata
     step = metadata.step
     bestDice = metadata.bestValidationDice
     elapsedBefore = resumed?.elapsedSeconds ?? 0
-    resumedInside = resumed.flatMap { state in
-      state.epochSteps.map { (state.epoch, state.epochLossSum ?? 0, $0) }
-    }
     if let resumed { savedLast = (resumed.step, resumed.epoch, try largestWeight(trainingStep.optimizer.parameters)) }
     let logURL = folder.appendingPathComponent("log.jsonl")
-    if !FileManager.default.fileExists(atPath: logURL.path) { _ = FileManager.default.createFile(atPath: logURL.path, contents: nil) }
-    log = try FileHandle(forWritingTo: logURL)
-    try log.seekToEnd()
+    if rank == 0 {
+      if !FileManager.default.fileExists(atPath: logURL.path) { _ = FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+      log = try FileHandle(forWritingTo: logURL)
+      try log?.seekToEnd()
+    } else {
+      log = nil
+    }
     history = readHistory(logURL)
-    meter = ProgressMeter(total: ((options.maxSteps ?? totalSteps) - metadata.step) * config.batchSize)
+    meter = ProgressMeter(total: ((options.maxSteps ?? totalSteps) - metadata.step) * config.batchSize * worldSize)
   }
 
-  deinit { try? log.close() }
+  deinit { try? log?.close() }
+
+  /// Optimiser steps per epoch: each rank's share of the epoch's samples (padded to a multiple of the ranks), in
+  /// batches.
+  static func stepsPerEpoch(samples: Int, batchSize: Int, worldSize: Int) -> Int {
+    let share = (samples + worldSize - 1) / worldSize
+    return (share + batchSize - 1) / batchSize
+  }
 
   func say(_ text: String) { options.progress?(.message(text)) }
 
@@ -95,7 +124,7 @@ final class TrainingLoop {
       guard try trainEpoch(epoch) else { break }
       try finishEpoch(epoch)
     }
-    if !FileManager.default.fileExists(atPath: bestPath) {  // no validation ran (tiny runs): last is the best we know
+    if isWriter, !FileManager.default.fileExists(atPath: bestPath) {  // no validation ran (tiny runs): last is the best we know
       try trainingStep.withEvaluatedWeights { try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata, to: bestPath) }
     }
     say("")
@@ -106,7 +135,11 @@ final class TrainingLoop {
   func trainEpoch(_ epoch: Int) throws -> Bool {
     var generator = SplitMix64(seed: config.seed &+ UInt64(epoch) &* 1_000_003)
     let order = Trainer.epochOrder(sizes: draws.sizes, offsets: draws.offsets, draws: draws.perEpoch, using: &generator)
-    let picks = order.map { (sample: $0, variant: Int.random(in: 0..<config.cachedVariants, using: &generator)) }
+    var picks = order.map { (sample: $0, variant: Int.random(in: 0..<config.cachedVariants, using: &generator)) }
+    if worldSize > 1 {  // this rank's share: every worldSize-th pick from `rank`, the order padded by its start
+      let padded = picks + picks.prefix((worldSize - picks.count % worldSize) % worldSize)
+      picks = stride(from: rank, to: padded.count, by: worldSize).map { padded[$0] }
+    }
     // Resuming inside an epoch: its order is a function of (seed, epoch), so skip the batches already taken, and
     // go on from the losses of those steps (kept in `last`).
     let alreadyDone = Swift.max(0, step - epoch * stepsPerEpoch)
@@ -127,10 +160,10 @@ final class TrainingLoop {
       step += 1
       batches += 1
       epochLoss += value
-      meter.update(done: meter.done + chunk.count)  // images trained on in this invocation
+      meter.update(done: meter.done + chunk.count * worldSize)  // images trained on in this invocation, all ranks
       options.progress?(.step(epoch: epoch + 1, epochs: config.epochs, step: step, steps: totalSteps, loss: value,
                               learningRate: trainingStep.optimizer.learningRate, meter: meter))
-      if StopRequest.received != nil {
+      if try stopRequested() {
         recordMidEpoch(epoch, epochLoss: epochLoss, batches: batches)
         try stopOnSignal(save: true)
       } else if let interval = options.saveInterval, Date().timeIntervalSince(lastSaveTime) >= interval {
@@ -163,11 +196,13 @@ final class TrainingLoop {
       line["validationDice"] = validation.dice
       if validation.perDataset.count > 1 { for (name, dice) in validation.perDataset { line["validationDice.\(name)"] = dice } }
     }
-    log.write(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) + Data("\n".utf8))
     history.append(.init(epoch: epoch + 1, loss: currentEpochLoss, learningRate: epochLearningRate, validationDice: validation?.dice))
-    let plot = ProgressPlot.render(history)
-    try ImageIO.writePNG(plot.rgb, width: plot.width, height: plot.height, channels: 3,
-                         to: folder.appendingPathComponent("progress.png").path)
+    if let log {
+      log.write(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) + Data("\n".utf8))
+      let plot = ProgressPlot.render(history)
+      try ImageIO.writePNG(plot.rgb, width: plot.width, height: plot.height, channels: 3,
+                           to: folder.appendingPathComponent("progress.png").path)
+    }
     if let validation {
       let rows = validation.perDataset.count > 1
         ? " [" + validation.perDataset.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }.joined(separator: ", ") + "]"
@@ -197,9 +232,9 @@ final class TrainingLoop {
       if dice > bestDice {
         bestDice = dice
         metadata.bestValidationDice = dice
-        try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata, to: bestPath)
+        if isWriter { try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata, to: bestPath) }
       }
-      if options.keepCheckpoints {
+      if options.keepCheckpoints, isWriter {
         try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata,
                                to: folder.appendingPathComponent("epoch-\(epoch + 1).safetensors").path)
       }
@@ -207,8 +242,18 @@ final class TrainingLoop {
     }
   }
 
+  /// Whether a signal asked this run to stop; with a process group, whether it reached any rank, so that every
+  /// rank stops after the same step.
+  func stopRequested() throws -> Bool {
+    let here = StopRequest.received != nil
+    guard let group = trainingStep.processGroup else { return here }
+    return try group.sum([here ? 1 : 0])[0] > 0
+  }
+
   func saveLast() throws {
-    try RunCheckpoint.save(model: model, optimizer: trainingStep.optimizer, average: trainingStep.average, metadata: metadata, to: lastPath)
+    if isWriter {
+      try RunCheckpoint.save(model: model, optimizer: trainingStep.optimizer, average: trainingStep.average, metadata: metadata, to: lastPath)
+    }
     savedLast = (metadata.step, metadata.epoch, try largestWeight(trainingStep.optimizer.parameters))
     lastSaveTime = Date()
   }
@@ -223,7 +268,8 @@ final class TrainingLoop {
 
   /// Saves `last` (already saved at an epoch's end: `save` false) and stops with a line saying how to continue.
   func stopOnSignal(save: Bool) throws {
-    guard let name = StopRequest.received else { return }
+    guard try stopRequested() else { return }
+    let name = StopRequest.received ?? "a signal to another rank"
     if save { try saveLast() }
     say("")  // ends the progress line
     throw TrainingError.interrupted(signal: name, step: step, last: lastPath)
@@ -232,12 +278,14 @@ final class TrainingLoop {
   /// Mean per-image Dice@0.5 in the 256 frame (padding excluded by the mask's zeros). One class: its Dice (1 where
   /// neither map has it). Several: the mean Dice of the classes either map has (`ClassDiceAccumulator`), so `best`
   /// is a model that tells its classes apart, not one that only finds foreground.
+  /// With a process group each rank scores every worldSize-th image and the sums meet in one all-reduce.
   func validate(cache: PrefixCache, count: Int) throws -> Double {
     model.eval()
     var total = 0.0
+    let mine = Array(stride(from: rank, to: count, by: worldSize))
     try Torch.withNoGrad {
-      for start in stride(from: 0, to: count, by: 8) {
-        let picks = (start..<Swift.min(start + 8, count)).map { (sample: $0, variant: 0) }
+      for start in stride(from: 0, to: mine.count, by: 8) {
+        let picks = mine[start..<Swift.min(start + 8, mine.count)].map { (sample: $0, variant: 0) }
         let (prefix, masks) = try cache.batch(picks, on: options.device)
         let (logits, _) = try model.decode(features: model.encodeLevels(from: prefix))
         let prediction = try logits.argmax(dim: 1)
@@ -249,6 +297,7 @@ final class TrainingLoop {
         }
       }
     }
+    if let group = trainingStep.processGroup { total = try group.sum([total])[0] }
     return total / Double(count)
   }
 }

@@ -52,6 +52,8 @@ extension Trainer {
 
   /// The frozen encoder prefix of every training copy and validation image, computed once (or read back from
   /// `cacheFolder`): per dataset, its training cache and, if it has a validation split, its validation cache.
+  /// With a process group and a cache folder, each rank first computes and writes its share of the missing copies,
+  /// the ranks wait for each other, then every rank reads them all: each image's prefix is computed once.
   func cachePrefixes(parts: [TrainingPart], model: HSPSAM, transform: SampleTransform, baseBytes: Int,
                      stopDuringCache: @escaping (Int, Int) throws -> Void)
     throws -> (train: [PrefixCache], validation: [(name: String, cache: PrefixCache, count: Int)], seconds: Double, stored: Int) {
@@ -64,6 +66,15 @@ extension Trainer {
     var trainCaches: [PrefixCache] = []
     var validationCaches: [(name: String, cache: PrefixCache, count: Int)] = []
     let cacheBatch = 8  // images per prefix forward while caching
+    let group = options.processGroup.flatMap { $0.worldSize > 1 ? $0 : nil }
+    let share = options.cacheFolder != nil ? group.map { (rank: $0.rank, worldSize: $0.worldSize) } : nil
+    for pass in share == nil ? [nil] : [share, nil] {
+    if pass == nil, let group, share != nil {
+      // The others' shares may take as long as this one's: a long wait, not the group's timeout.
+      try group.barrier(timeout: Trainer.cacheBarrierTimeout)
+    }
+    trainCaches = []
+    validationCaches = []
     for part in parts {
       say("caching the frozen encoder prefix of \(part.name): \(part.train.samples.count) images x \(config.cachedVariants) copies, " +
           "\(part.validation.samples.count) validation images" + (part.train.maskSummary.map { " (\($0))" } ?? ""))
@@ -80,7 +91,7 @@ extension Trainer {
       var meter: ProgressMeter?
       trainCaches.append(try PrefixCache(model: model, dataset: part.train, transform: transform, variants: config.cachedVariants,
                                          seed: config.seed, batchSize: cacheBatch, folder: options.cacheFolder, key: plainKey,
-                                         augmentedKey: augmentedKey, budget: memoryBudget) { done, total in
+                                         augmentedKey: augmentedKey, budget: memoryBudget, share: pass) { done, total in
         // Copies read from disk arrive in one jump; the rate and ETA count the computed ones (one batch a call).
         if let last = meter?.done, done - last <= cacheBatch { meter!.update(done: done) } else { meter = ProgressMeter(total: total, done: done) }
         self.options.progress?(.cacheProgress(meter!))
@@ -89,10 +100,11 @@ extension Trainer {
       if !part.validation.samples.isEmpty {
         validationCaches.append((part.name, try PrefixCache(
           model: model, dataset: part.validation, transform: transform, variants: 1, seed: config.seed, batchSize: cacheBatch,
-          folder: options.cacheFolder, key: plainKey, augmentedKey: augmentedKey, budget: memoryBudget, progress: stopDuringCache),
-          part.validation.samples.count))
+          folder: options.cacheFolder, key: plainKey, augmentedKey: augmentedKey, budget: memoryBudget, share: pass,
+          progress: stopDuringCache), part.validation.samples.count))
       }
       say("")
+    }
     }
     let cacheSeconds = Date().timeIntervalSince(cacheStart)
     let stored = (trainCaches + validationCaches.map(\.cache)).reduce(0) { $0 + $1.storedCount }

@@ -12,10 +12,14 @@ public final class TrainingStep {
   public let optimizer: AdamW
   /// The exponential moving average of the trained weights (`TrainingConfig.emaDecay`), nil when none is kept.
   public let average: ExponentialMovingAverage?
+  /// The ranks training together (data parallel): the loss and the gradients are averaged over them after each
+  /// backward, so every rank takes the same step; nil: this process alone.
+  public let processGroup: ProcessGroup?
 
-  public init(model: HSPSAM, config: TrainingConfig) throws {
+  public init(model: HSPSAM, config: TrainingConfig, processGroup: ProcessGroup? = nil) throws {
     self.model = model
     self.config = config
+    self.processGroup = processGroup.flatMap { $0.worldSize > 1 ? $0 : nil }
     let optimizer = AdamW(model.trainableParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay)
     optimizer.decayExempt = config.weightDecayExempt(optimizer.parameters)
     self.optimizer = optimizer
@@ -23,16 +27,20 @@ public final class TrainingStep {
   }
 
   /// Takes one step at `learningRate` on `prefix` (the frozen encoder's cached output) against class-index `masks`
-  /// and returns the loss. A loss that is not finite is returned with nothing updated (the caller stops the run).
+  /// and returns the loss (with a process group, its mean over the ranks, so every rank sees the same value). A
+  /// loss that is not finite is returned with nothing updated (the caller stops the run).
   @discardableResult
   public func take(prefix: EncoderPrefix, masks: Tensor, learningRate: Double) throws -> Double {
     optimizer.learningRate = learningRate
     try optimizer.zeroGrad()
     let (logits, levelLogits) = try model.decode(features: model.encodeLevels(from: prefix))
     let loss = try config.trainingLoss(logits: logits, levelLogits: levelLogits, target: masks)
-    let value = try loss.item()
+    var value = try loss.item()
+    if let processGroup { value = try processGroup.sum([value])[0] / Double(processGroup.worldSize) }
     guard value.isFinite else { return value }
     try loss.backward()
+    // The mean of the ranks' batch-mean gradients: with equal shards, the gradient of the whole global batch.
+    if let processGroup { try processGroup.allReduceMean(try optimizer.parameters.compactMap { try $0.tensor.grad }) }
     try clipGradNorm(optimizer.parameters.map(\.tensor), maxNorm: config.gradientClip)
     try optimizer.step()
     try average?.update()

@@ -37,6 +37,9 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Override the configuration's epochs.") var epochs: Int?
   @Option(help: "Stop after this many optimiser steps (for benchmarks).") var maxSteps: Int?
   @Option(help: "Intra-op threads (default: every core; 1 for each of two runs sharing a 2-core machine).") var threads: Int?
+  @Option(help: ArgumentHelp("Train as N data-parallel processes on this machine (libtorch's c10d, Gloo), each with its share of the cores.",
+                             discussion: "Each process takes every N-th sample of an epoch and the gradients are averaged after each step, so N processes with --config's batchSize b train as one with batch N x b. torchrun --no-python --nproc-per-node N hspsam train ... and Slurm work too: the ranks read RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR and MASTER_PORT."))
+  var nprocPerNode: Int?
   @Option(help: "Also save last.safetensors within an epoch once this many minutes have passed since it was saved (0: at epoch ends only).")
   var saveMinutes: Double = 5
   @Flag(help: ArgumentHelp("Leave out image/mask pairs that cannot be read (named on stderr and in --out's skipped.txt) instead of stopping at the first.",
@@ -62,9 +65,21 @@ struct TrainCommand: ParsableCommand {
     if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be 1...1024, got \(threads)") }
     guard saveMinutes >= 0, saveMinutes.isFinite else { throw ValidationError("--save-minutes must be 0 or more, got \(saveMinutes)") }
     if isFile(out) { throw ValidationError("--out \(out) is a file, not a run folder") }
+    if let nprocPerNode, !(1...256).contains(nprocPerNode) { throw ValidationError("--nproc-per-node must be 1...256, got \(nprocPerNode)") }
   }
 
   func run() throws {
+    let launch = try DistributedLaunch.fromEnvironment()
+    if let nprocPerNode, nprocPerNode > 1, launch == nil {
+      // This process only starts the ranks: the same command without --nproc-per-node, in their environment.
+      var arguments = Array(CommandLine.arguments.dropFirst())
+      if let index = arguments.firstIndex(of: "--nproc-per-node") { arguments.removeSubrange(index...index + 1) }
+      arguments.removeAll { $0.hasPrefix("--nproc-per-node=") }
+      let cores = ProcessInfo.processInfo.activeProcessorCount
+      let status = try LocalLauncher.run(processes: nprocPerNode, arguments: arguments, threadsPerProcess: Swift.max(1, cores / nprocPerNode))
+      if status != 0 { throw ExitCode(status) }
+      return
+    }
     pixelLimit.apply()
     var settings = TrainingConfig()
     if !config.isEmpty {
@@ -106,7 +121,14 @@ struct TrainCommand: ParsableCommand {
     options.saveInterval = saveMinutes > 0 ? saveMinutes * 60 : nil
     options.device = try deviceOptions.resolve()
     options.progress = Self.show
+    if let launch {
+      options.processGroup = try launch.join()
+      options.prefixMemoryBytes /= launch.localWorldSize  // the machine's budget, shared by its ranks
+      if options.threads == nil { options.threads = Swift.max(1, ProcessInfo.processInfo.activeProcessorCount / launch.localWorldSize) }
+      if launch.rank != 0 { options.progress = nil }  // rank 0 speaks for the run; the others' errors still print
+    }
     let summary = try Trainer(config: settings, options: options).run()
+    guard (launch?.rank ?? 0) == 0 else { return }
     // A run stopped before its first validation (--max-steps, an early Ctrl-C) has no validation Dice to show.
     let validation = summary.bestValidationDice >= 0 ? String(format: "best validation Dice@0.5 %.4f", summary.bestValidationDice)
       : "not validated yet (stopped before the first validation)"
