@@ -52,8 +52,37 @@ pip_download() { # dest args...
     || fail "pip could not download $* (is the package registry reachable?)"
 }
 
-# libtorch (CPU part of the torch wheel).
-if [ ! -f "$lib/libtorch_cpu.so" ] || [ ! -f "$lib/libcudart.so.13" ] || [ ! -f "$lib/libcupti.so.13" ] \
+# An installed PyTorch instead (HSPSAM_TORCH_PYTHON=/path/to/python: a pip-installed torch, CUDA build or CPU,
+# usually on a GPU machine): vendor/libtorch becomes links to that torch's lib/ and include/, nothing is
+# downloaded, and the build compiles and links against it. Its CUDA libraries come with it (torch's own rpath).
+TORCH_MINIMUM=2.15.0
+if [ -n "${HSPSAM_TORCH_PYTHON:-}" ]; then
+  # Found without importing it (importing a CUDA build loads all its CUDA libraries; the C++ side needs fewer).
+  info=$("$HSPSAM_TORCH_PYTHON" -c '
+import importlib.metadata, importlib.util, os, re
+spec = importlib.util.find_spec("torch")
+folder = spec.submodule_search_locations[0]
+cuda = re.search(r"^cuda\s*(?::[^=]*)?=\s*\x27?([^\x27\s]+)", open(os.path.join(folder, "version.py")).read(), re.M)
+print(importlib.metadata.version("torch").split("+")[0]); print(folder); print(cuda.group(1) if cuda else "none")' 2>&1) \
+    || fail "HSPSAM_TORCH_PYTHON=$HSPSAM_TORCH_PYTHON has no torch: $(printf '%s' "$info" | tail -n1)"
+  torch_version=$(printf '%s\n' "$info" | sed -n 1p)
+  torch_dir=$(printf '%s\n' "$info" | sed -n 2p)
+  torch_cuda=$(printf '%s\n' "$info" | sed -n 3p)
+  [ "$(printf '%s\n%s\n' "$TORCH_MINIMUM" "$torch_version" | sort -V | head -n1)" = "$TORCH_MINIMUM" ] \
+    || fail "HSPSAM_TORCH_PYTHON's torch is $torch_version; hspsam needs $TORCH_MINIMUM or newer"
+  [ -f "$torch_dir/lib/libtorch_cpu.so" ] && [ -f "$torch_dir/include/ATen/ATen.h" ] \
+    || fail "$torch_dir has no lib/libtorch_cpu.so or include/ATen/ATen.h (a torch wheel without its C++ headers?)"
+  wanted="$torch_version $torch_dir"
+  if [ "$(cat "$vendor/libtorch/VERSION" 2>/dev/null)" != "$wanted" ]; then
+    say "building against the installed torch $torch_version (CUDA $torch_cuda) in $torch_dir"
+    rm -rf "$vendor/libtorch"
+    mkdir -p "$vendor/libtorch"
+    ln -s "$torch_dir/lib" "$vendor/libtorch/lib"
+    ln -s "$torch_dir/include" "$vendor/libtorch/include"
+    echo "$wanted" > "$vendor/libtorch/VERSION"
+    rm -rf "$root/.build"  # objects compiled against another libtorch's headers
+  fi
+elif [ ! -f "$lib/libtorch_cpu.so" ] || [ ! -f "$lib/libcudart.so.13" ] || [ ! -f "$lib/libcupti.so.13" ] \
    || [ ! -f "$include/ATen/ATen.h" ] || [ "$(cat "$vendor/libtorch/VERSION" 2>/dev/null)" != "$TORCH_VERSION" ]; then
   mkdir -p "$downloads"
   if ! ls "$downloads"/torch-$TORCH_VERSION-*.whl >/dev/null 2>&1 \
@@ -70,6 +99,8 @@ if [ ! -f "$lib/libtorch_cpu.so" ] || [ ! -f "$lib/libcudart.so.13" ] || [ ! -f 
   check_sha "$cudart_whl" $CUDART_SHA256
   check_sha "$cupti_whl" $CUPTI_SHA256
   say "extracting libtorch into vendor/libtorch"
+  # Objects compiled against an installed torch's headers (HSPSAM_TORCH_PYTHON before) are built again.
+  case "$(cat "$vendor/libtorch/VERSION" 2>/dev/null)" in *" "*) rm -rf "$root/.build" ;; esac
   tmp=$(mktemp -d "$vendor.tmp.XXXXXX" 2>/dev/null || { mkdir -p "$vendor"; mktemp -d "$vendor/tmp.XXXXXX"; })
   trap 'rm -rf "$tmp"' EXIT
   unzip -q "$torch_whl" 'torch/lib/libtorch_cpu.so' 'torch/lib/libc10.so' 'torch/lib/libgomp.so.1' 'torch/include/*' -d "$tmp" \
@@ -105,7 +136,7 @@ CUDA_WHEELS=(
   "nvidia-nvjitlink 13.5.37 280d7cb9649704145f074b8dbde500de04ce02d0872e066e20a83c17bcaa93eb"
   "nvidia-nvshmem-cu13 3.7.2 b9a4f843c62b5dded8ad33fd6d220e007dcd39f06cee549292f5ba14ce4c235c"
 )
-if [ "${HSPSAM_CUDA:-0}" = 1 ] && [ ! -f "$lib/libtorch_cuda.so" ]; then
+if [ "${HSPSAM_CUDA:-0}" = 1 ] && [ -z "${HSPSAM_TORCH_PYTHON:-}" ] && [ ! -f "$lib/libtorch_cuda.so" ]; then
   wanted=()
   for entry in "${CUDA_WHEELS[@]}"; do
     read -r name version _ <<< "$entry"
@@ -150,4 +181,4 @@ fi
 
 cuda_note=""
 [ -f "$lib/libtorch_cuda.so" ] && cuda_note=" (with its CUDA backend: --device cuda)"
-say "ready: libtorch $TORCH_VERSION in vendor/libtorch$cuda_note, weights in vendor/weights"
+say "ready: libtorch $(cut -d' ' -f1 "$vendor/libtorch/VERSION") in vendor/libtorch$cuda_note, weights in vendor/weights"
