@@ -176,8 +176,8 @@ public enum RunCheckpoint {
 
   /// Refuses a checkpoint trained on other base weights than `baseCheckpoint` (compared by size).
   public static func checkBase(_ metadata: Metadata, of path: String, against baseCheckpoint: String) throws {
-    let baseBytes = (try? FileManager.default.attributesOfItem(atPath: baseCheckpoint)[.size] as? Int) ?? -1
-    guard baseBytes == metadata.baseCheckpointBytes else {
+    let baseBytes = (try? TrainingConfig.baseBytes(baseCheckpoint)) ?? -1
+    guard baseBytes == metadata.baseCheckpointBytes, (baseCheckpoint == TrainingConfig.randomBase) == (metadata.baseCheckpoint == TrainingConfig.randomBase) else {
       throw CheckpointError.trainedOnOtherBase(path, base: metadata.baseCheckpoint, bytes: metadata.baseCheckpointBytes,
                                                given: baseCheckpoint, givenBytes: baseBytes)
     }

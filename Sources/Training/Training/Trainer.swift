@@ -133,7 +133,7 @@ public final class Trainer {
     try Torch.manualSeed(config.seed)
     let model = try HSPSAM(config: config.model, base: config.loadBase(checkpoint: options.baseCheckpoint))
     try model.to(options.device)
-    let baseBytes = (try FileManager.default.attributesOfItem(atPath: options.baseCheckpoint)[.size] as? Int) ?? 0
+    let baseBytes = try TrainingConfig.baseBytes(options.baseCheckpoint)
     if let initial {
       try RunCheckpoint.restore(initial.tensors, into: model, source: initial.path)
       say("starting from the weights of \(initial.path)")

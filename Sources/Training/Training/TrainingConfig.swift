@@ -212,9 +212,26 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     }
   }
 
-  /// The frozen base model this configuration trains on, loaded at the configured input size.
+  /// The base-checkpoint name of a base with seeded random weights instead of a file: for checks that need the
+  /// model's arithmetic, not its accuracy (a GPU machine without the weights, quick tests).
+  public static let randomBase = "random"
+
+  /// The frozen base model this configuration trains on, loaded at the configured input size; `randomBase`: built
+  /// with PyTorch-default initialisation from `seed`, so a run and its predictions rebuild the same base.
   public func loadBase(checkpoint: String) throws -> Sam {
-    try ModelRegistry.load(model.backbone, checkpoint: checkpoint, imageSize: model.backbone == .litemedsam ? nil : inputSize)
+    let size = model.backbone == .litemedsam ? nil : inputSize
+    guard checkpoint == Self.randomBase else { return try ModelRegistry.load(model.backbone, checkpoint: checkpoint, imageSize: size) }
+    try Torch.manualSeed(seed)
+    let base = try ModelRegistry.build(model.backbone, imageSize: size)
+    base.eval()
+    return base
+  }
+
+  /// The size in bytes of a base checkpoint file, what checkpoints record to refuse other base weights (0 for
+  /// `randomBase`).
+  public static func baseBytes(_ checkpoint: String) throws -> Int {
+    guard checkpoint != randomBase else { return 0 }
+    return (try FileManager.default.attributesOfItem(atPath: checkpoint)[.size] as? Int) ?? 0
   }
 
   public func json() throws -> Data {

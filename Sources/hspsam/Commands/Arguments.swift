@@ -8,7 +8,7 @@ import Training
 /// `HSPSAM_CUDA=1 bash scripts/setup.sh` installs beside it (with the NVIDIA libraries it needs).
 /// `--base-checkpoint`: the frozen weights a trained checkpoint was trained on (`predict`, `evaluate`).
 struct BaseCheckpointOptions: ParsableArguments {
-  @Option(help: "Base weights the checkpoint was trained on: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h model.")
+  @Option(help: "Base weights the checkpoint was trained on: LiteMedSAM (default: the set-up copy), SAM's for a vit_b/l/h model, or 'random' (a run trained on seeded random weights).")
   var baseCheckpoint: String?
 
   var path: String { baseCheckpoint ?? Paths.liteMedSAMWeights }

@@ -47,7 +47,8 @@ struct TrainCommand: ParsableCommand {
   var skipInvalid = false
   @Flag(help: "Also keep the model at every validation as epoch-N.safetensors in --out (to average them with hspsam average).")
   var keepCheckpoints = false
-  @Option(help: "Base weights: LiteMedSAM (default: the set-up copy), or SAM's for a vit_b/l/h backbone.") var baseCheckpoint: String?
+  @Option(help: "Base weights: LiteMedSAM (default: the set-up copy), SAM's for a vit_b/l/h backbone, or 'random' (seeded random weights, for checks of the arithmetic).")
+  var baseCheckpoint: String?
   @OptionGroup var deviceOptions: DeviceOptions
   @OptionGroup var pixelLimit: PixelLimitOptions
 
@@ -101,7 +102,9 @@ struct TrainCommand: ParsableCommand {
       let file = settings.model.backbone.checkpointName
       throw CommandError("backbone \(settings.model.backbone.rawValue): give its SAM weights with --base-checkpoint (e.g. \(file))")
     }
-    guard FileManager.default.fileExists(atPath: base) else { throw CommandError("\(base) is missing: run scripts/setup.sh") }
+    guard base == TrainingConfig.randomBase || FileManager.default.fileExists(atPath: base) else {
+      throw CommandError("\(base) is missing: run scripts/setup.sh")
+    }
     let named = DatasetArgument.resolve(datasets), names = named.map(\.name)
     let encodings = try maskRules.encodings(names: names, default: .binary)
     var sources = zip(named, encodings).map { Trainer.DataSource(folder: $0.0.folder, name: $0.0.name, encoding: $0.1) }
