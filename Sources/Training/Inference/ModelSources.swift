@@ -17,7 +17,11 @@ public enum ModelSources {
   /// LiteMedSAM's weights as set-up installs them: the default base of trained models and the box refiner.
   public static var liteMedSAMWeights: String { repository.appendingPathComponent("vendor/weights/lite_medsam.pth").path }
   /// libtorch's CUDA backend, present after `HSPSAM_CUDA=1 bash scripts/setup.sh`.
-  public static var libtorchCUDA: String { repository.appendingPathComponent("vendor/libtorch/lib/libtorch_cuda.so").path }
+  /// `HSPSAM_LIBTORCH_LIB` names another libtorch folder (an installed torch's `lib/`, as the GPU check uses).
+  public static var libtorchCUDA: String {
+    if let folder = ProcessInfo.processInfo.environment["HSPSAM_LIBTORCH_LIB"] { return folder + "/libtorch_cuda.so" }
+    return repository.appendingPathComponent("vendor/libtorch/lib/libtorch_cuda.so").path
+  }
 
   /// Trained models shipped in `models/` (trained tensors only; the base weights come from set-up). The first is
   /// the default of `predict` and `evaluate`.
