@@ -63,8 +63,12 @@ public enum RunCheckpoint {
 
   /// Writes a shippable copy of a checkpoint: trained tensors only (no optimiser state), in `precision` (restoring
   /// converts back to float32), same metadata. Refuses to overwrite an existing file.
-  public static func export(from source: String, to target: String, precision: Precision) throws {
-    guard !FileManager.default.fileExists(atPath: target) else { throw CheckpointError.exists(target) }
+  /// `notes`: further text entries of the file's metadata (a shipped model's training command and data).
+  public static func export(from source: String, to target: String, precision: Precision, notes: [String: String] = [:]) throws {
+    guard !FileManager.default.fileExists(atPath: target) else { throw RunCheckpointError.exists(target) }
+    if let reserved = notes.keys.first(where: { ["hspsam", "format", "exportedFrom", "precision"].contains($0) }) {
+      throw RunCheckpointError.reservedMetadataKey(reserved)
+    }
     let (metadata, model, _) = try read(source)
     var tensors: [(name: String, tensor: Tensor)] = []
     for (name, value) in model.sorted(by: { $0.key < $1.key }) {
@@ -80,8 +84,8 @@ public enum RunCheckpoint {
         }
       }
     }
-    try write(tensors, metadata: metadata, extra: ["exportedFrom": URL(fileURLWithPath: source).lastPathComponent,
-                                                   "precision": precision.rawValue], to: target)
+    try write(tensors, metadata: metadata, extra: notes.merging(["exportedFrom": URL(fileURLWithPath: source).lastPathComponent,
+                                                                 "precision": precision.rawValue]) { $1 }, to: target)
   }
 
   /// Per-row symmetric 8-bit codes (uint8, zero point 128) and their float32 scales.
@@ -107,8 +111,8 @@ public enum RunCheckpoint {
   /// model, input size, normalisation and resize, base weights, tensor names and shapes); the metadata is the
   /// first source's with `averagedFrom` set; tensors are float32 (`export` halves them). Refuses to overwrite an existing file.
   public static func average(_ sources: [String], to target: String) throws {
-    guard sources.count >= 2 else { throw CheckpointError.tooFewToAverage(sources.count) }
-    guard !FileManager.default.fileExists(atPath: target) else { throw CheckpointError.exists(target) }
+    guard sources.count >= 2 else { throw RunCheckpointError.tooFewToAverage(sources.count) }
+    guard !FileManager.default.fileExists(atPath: target) else { throw RunCheckpointError.exists(target) }
     let (first, firstTensors, _) = try read(sources[0])
     let names = firstTensors.keys.sorted()
     // Accumulate in float32 whatever the sources hold (exports are float16).
@@ -117,18 +121,18 @@ public enum RunCheckpoint {
       let (metadata, tensors, _) = try read(source)
       let (a, b) = (first.config, metadata.config)
       guard a.model == b.model, a.inputSize == b.inputSize, a.normalization == b.normalization, a.resize == b.resize else {
-        throw CheckpointError.otherModel(source, first: sources[0])
+        throw RunCheckpointError.otherModel(source, first: sources[0])
       }
       guard metadata.baseCheckpointBytes == first.baseCheckpointBytes else {
-        throw CheckpointError.otherBaseThanFirst(source, base: metadata.baseCheckpoint, first: sources[0], firstBase: first.baseCheckpoint)
+        throw RunCheckpointError.otherBaseThanFirst(source, base: metadata.baseCheckpoint, first: sources[0], firstBase: first.baseCheckpoint)
       }
       guard tensors.keys.sorted() == names else {
-        throw CheckpointError.tensorNamesDiffer(source, first: sources[0])
+        throw RunCheckpointError.tensorNamesDiffer(source, first: sources[0])
       }
       for name in names {
         let value = tensors[name]!
         guard value.shape == total[name]!.shape else {
-          throw CheckpointError.shapeDiffers(source, tensor: name, shape: value.shape, first: sources[0], firstShape: total[name]!.shape)
+          throw RunCheckpointError.shapeDiffers(source, tensor: name, shape: value.shape, first: sources[0], firstShape: total[name]!.shape)
         }
         try total[name]!.addInPlace(value.to(.float32))
       }
@@ -144,7 +148,7 @@ public enum RunCheckpoint {
   public static func read(_ path: String) throws -> (metadata: Metadata, model: [String: Tensor], optimizer: [String: Tensor]) {
     let (tensors, raw) = try Safetensors.read(path: path)
     guard let text = raw["hspsam"], let metadata = try? JSONDecoder().decode(Metadata.self, from: Data(text.utf8)) else {
-      throw CheckpointError.notARunCheckpoint(path)
+      throw RunCheckpointError.notARunCheckpoint(path)
     }
     var model: [String: Tensor] = [:], optimizer: [String: Tensor] = [:], scales: [String: Tensor] = [:]
     for (name, tensor) in tensors {
@@ -154,7 +158,7 @@ public enum RunCheckpoint {
     }
     for (name, scale) in scales {  // an 8-bit export: back to float32
       guard let codes = model[name], codes.dtype == .uint8, scale.rank == 1, scale.size(0) == codes.size(0) else {
-        throw CheckpointError.scaleMismatch(path, tensor: name)
+        throw RunCheckpointError.scaleMismatch(path, tensor: name)
       }
       model[name] = try dequantizeRows(codes, scales: scale)
     }
@@ -165,11 +169,11 @@ public enum RunCheckpoint {
   public static func resolve(_ checkpoint: String, parameter: TrainingParameter) throws -> String {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: checkpoint, isDirectory: &isDirectory) else {
-      throw CheckpointError.noSuchCheckpoint(checkpoint, parameter: parameter)
+      throw RunCheckpointError.noSuchCheckpoint(checkpoint, parameter: parameter)
     }
     let path = isDirectory.boolValue ? URL(fileURLWithPath: checkpoint).appendingPathComponent("best.safetensors").path : checkpoint
     guard path.hasSuffix(".safetensors") else {
-      throw CheckpointError.notACheckpointFile(path)
+      throw RunCheckpointError.notACheckpointFile(path)
     }
     return path
   }
@@ -178,7 +182,7 @@ public enum RunCheckpoint {
   public static func checkBase(_ metadata: Metadata, of path: String, against baseCheckpoint: String) throws {
     let baseBytes = (try? TrainingConfig.baseBytes(baseCheckpoint)) ?? -1
     guard baseBytes == metadata.baseCheckpointBytes, (baseCheckpoint == TrainingConfig.randomBase) == (metadata.baseCheckpoint == TrainingConfig.randomBase) else {
-      throw CheckpointError.trainedOnOtherBase(path, base: metadata.baseCheckpoint, bytes: metadata.baseCheckpointBytes,
+      throw RunCheckpointError.trainedOnOtherBase(path, base: metadata.baseCheckpoint, bytes: metadata.baseCheckpointBytes,
                                                given: baseCheckpoint, givenBytes: baseBytes)
     }
   }

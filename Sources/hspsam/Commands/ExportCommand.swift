@@ -15,6 +15,8 @@ struct ExportCommand: ParsableCommand {
   @Flag(help: "Keep float32 instead of float16.") var float32 = false
   @Flag(help: "8-bit matrices and kernels with a float32 scale per row, the rest float16 (about half the float16 size).")
   var int8 = false
+  @Option(name: .customLong("note"), help: "KEY=TEXT: a text entry of the file's metadata, e.g. trainingCommand=... (repeatable).")
+  var notes: [String] = []
 
   func validate() throws {
     guard !(float32 && int8) else { throw ValidationError("--float32 and --int8 exclude each other") }
@@ -25,7 +27,13 @@ struct ExportCommand: ParsableCommand {
     guard output.hasSuffix(".safetensors") else { throw ValidationError("--output must end in .safetensors") }
     try checkWritable(output, option: "--output")
     let precision: RunCheckpoint.Precision = float32 ? .float32 : int8 ? .int8 : .float16
-    try RunCheckpoint.export(from: source, to: output, precision: precision)
+    var entries: [String: String] = [:]
+    for note in notes {
+      let parts = note.split(separator: "=", maxSplits: 1).map(String.init)
+      guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--note '\(note)': expected KEY=TEXT") }
+      entries[parts[0]] = parts[1]
+    }
+    try RunCheckpoint.export(from: source, to: output, precision: precision, notes: entries)
     let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
     print(String(format: "%@: %.1f MB (%@)", output, Double(bytes) / 1e6, precision.rawValue))
   }

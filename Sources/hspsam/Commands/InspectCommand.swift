@@ -32,6 +32,12 @@ struct InspectCommand: ParsableCommand {
       print(try summary.json(path: file, depth: depth, listAll: all))
     } else {
       print(summary.text(path: file, depth: depth, listAll: all), terminator: "")
+      // A safetensors file's text metadata (an export's notes: training command, data), hspsam's own JSON aside.
+      if file.hasSuffix(".safetensors") {
+        for (key, value) in try Safetensors.read(path: file).metadata.sorted(by: { $0.key < $1.key }) where key != "hspsam" {
+          print("metadata \(key): \(value)")
+        }
+      }
     }
   }
 }

@@ -9,7 +9,7 @@ public protocol ParameterNamingError: LocalizedError {
 extension TrainingError: ParameterNamingError {}
 
 /// A checkpoint that cannot be read, resolved, averaged or used with these base weights; each case names the file.
-public enum CheckpointError: Error, ParameterNamingError, Equatable {
+public enum RunCheckpointError: Error, ParameterNamingError, Equatable {
   case noSuchCheckpoint(String, parameter: TrainingParameter)
   case notACheckpointFile(String)
   case notARunCheckpoint(String)
@@ -21,6 +21,7 @@ public enum CheckpointError: Error, ParameterNamingError, Equatable {
   case otherBaseThanFirst(String, base: String, first: String, firstBase: String)
   case tensorNamesDiffer(String, first: String)
   case shapeDiffers(String, tensor: String, shape: [Int], first: String, firstShape: [Int])
+  case reservedMetadataKey(String)
 
   public var errorDescription: String? { message(naming: \.swiftName) }
 
@@ -42,6 +43,7 @@ public enum CheckpointError: Error, ParameterNamingError, Equatable {
     case .tensorNamesDiffer(let path, let first): return "\(path): its tensor names differ from those of \(first)"
     case .shapeDiffers(let path, let tensor, let shape, let first, let firstShape):
       return "\(path): \(tensor) has shape \(shape), \(first) has \(firstShape)"
+    case .reservedMetadataKey(let key): return "metadata key \(key) is hspsam's own; name the note otherwise"
     }
   }
 }
