@@ -13,7 +13,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   public var inputSize = 256
   /// "backbone" (LiteMedSAM: per-image min-max to [0, 1]; SAM: ImageNet mean/std on 0..255), "minmax01" (the
   /// paper code's choice for SAM too) or "imagenet" (docs/model.md 6).
-  public var normalization = "backbone"
+  public enum NormalizationSetting: String, Codable, Sendable, CaseIterable { case backbone, minmax01, imagenet }
+  public var normalization = NormalizationSetting.backbone
   /// How an image reaches the square input (docs/model.md 6): "longest-side+pad" (default, native to both backbones;
   /// predictions are cropped to the content and resized back) or "square" (the paper code's and PraNet's
   /// straight resize, aspect not kept; predictions are resized back).
@@ -69,7 +70,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     let d = TrainingConfig()
     model = try c.decode(.model, default: d.model)
     inputSize = try c.decode(.inputSize, default: d.inputSize)
-    normalization = try c.decode(.normalization, default: d.normalization)
+    let normalizationName = try c.decode(.normalization, default: d.normalization.rawValue)
+    guard let setting = NormalizationSetting(rawValue: normalizationName) else {
+      throw DecodingError.dataCorruptedError(forKey: .normalization, in: c,
+                                             debugDescription: "must be backbone, minmax01 or imagenet, got \(normalizationName)")
+    }
+    normalization = setting
     let resizeName = try c.decode(.resize, default: d.resize.rawValue)
     guard let geometry = Geometry(rawValue: resizeName) else {
       throw DecodingError.dataCorruptedError(forKey: .resize, in: c, debugDescription: "must be longest-side+pad or square, got \(resizeName)")
@@ -148,8 +154,6 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
       try check(inputSize % 16 == 0 && (256...1024).contains(inputSize),
                 "inputSize must be a multiple of 16 in 256...1024 for \(model.backbone.rawValue), got \(inputSize)")
     }
-    try check(["backbone", "minmax01", "imagenet"].contains(normalization),
-              "normalization must be backbone, minmax01 or imagenet, got \(normalization)")
     try check((1...512).contains(batchSize), "batchSize must be 1...512, got \(batchSize)")
     try check((1...10_000).contains(epochs), "epochs must be 1...10000, got \(epochs)")
     try check(learningRate > 0 && learningRate < 1, "learningRate must be in (0, 1), got \(learningRate)")
@@ -206,9 +210,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
   /// The input normalisation `normalization` names for this backbone.
   public var inputNormalization: Normalization {
     switch normalization {
-    case "minmax01": return .minmax01
-    case "imagenet": return .imagenet
-    default: return model.backbone == .litemedsam ? .minmax01 : .imagenet
+    case .minmax01: return .minmax01
+    case .imagenet: return .imagenet
+    case .backbone: return model.backbone == .litemedsam ? .minmax01 : .imagenet
     }
   }
 
