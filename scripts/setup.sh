@@ -55,7 +55,7 @@ pip_download() { # dest args...
 # An installed PyTorch instead (HSPSAM_TORCH_PYTHON=/path/to/python: a pip-installed torch, CUDA build or CPU,
 # usually on a GPU machine): vendor/libtorch becomes links to that torch's lib/ and include/, nothing is
 # downloaded, and the build compiles and links against it. Its CUDA libraries come with it (torch's own rpath).
-TORCH_MINIMUM=2.15.0
+TORCH_MINIMUM=2.11.0
 if [ -n "${HSPSAM_TORCH_PYTHON:-}" ]; then
   # Found without importing it (importing a CUDA build loads all its CUDA libraries; the C++ side needs fewer).
   info=$("$HSPSAM_TORCH_PYTHON" -c '
