@@ -23,7 +23,7 @@ work=$(mktemp -d /tmp/hspsam-gpu-check.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 git clone -q "$root" "$work/hspsam"
 (cd "$work/hspsam" && HSPSAM_TORCH_PYTHON="$venv/bin/python" bash scripts/setup.sh >/dev/null \
-  && swift build -c release --static-swift-stdlib 2>&1 | tail -n 2)
+  && swift build -c release --static-swift-stdlib --product hspsam 2>&1 | tail -n 5)
 binary="$work/hspsam/.build/release/hspsam"
 rm -rf "$out"
 mkdir -p "$out/lib"
