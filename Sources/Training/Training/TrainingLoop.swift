@@ -121,8 +121,8 @@ final class TrainingLoop {
     let trainStart = Date()
     model.train()
     for epoch in metadata.epoch..<config.epochs {
-      guard try trainEpoch(epoch) else { break }
-      try finishEpoch(epoch)
+      guard let epochLoss = try trainEpoch(epoch) else { break }
+      try finishEpoch(epoch, loss: epochLoss)
     }
     if isWriter, !FileManager.default.fileExists(atPath: bestPath) {  // no validation ran (tiny runs): last is the best we know
       try trainingStep.withEvaluatedWeights { try RunCheckpoint.save(model: model, optimizer: nil, metadata: metadata, to: bestPath) }
@@ -131,8 +131,9 @@ final class TrainingLoop {
     return Date().timeIntervalSince(trainStart)
   }
 
-  /// The steps of `epoch` (0-based); false when `Options.maxSteps` ended the run inside it (`last` saved).
-  func trainEpoch(_ epoch: Int) throws -> Bool {
+  /// The steps of `epoch` (0-based) and their mean loss; nil when `Options.maxSteps` ended the run inside it
+  /// (`last` saved).
+  func trainEpoch(_ epoch: Int) throws -> Double? {
     var generator = SplitMix64(seed: config.seed &+ UInt64(epoch) &* 1_000_003)
     let order = Trainer.epochOrder(sizes: draws.sizes, offsets: draws.offsets, draws: draws.perEpoch, using: &generator)
     var picks = order.map { (sample: $0, variant: Int.random(in: 0..<config.cachedVariants, using: &generator)) }
@@ -149,7 +150,7 @@ final class TrainingLoop {
       if let maxSteps = options.maxSteps, step >= maxSteps {
         recordMidEpoch(epoch, epochLoss: epochLoss, batches: batches)
         try saveLast()
-        return false
+        return nil
       }
       let chunk = Array(picks[start..<Swift.min(start + config.batchSize, picks.count)])
       let (prefix, masks) = try draws.cache.batch(chunk, on: options.device)
@@ -175,28 +176,24 @@ final class TrainingLoop {
     metadata.step = step
     metadata.elapsedSeconds = elapsed()
     (metadata.epochLossSum, metadata.epochSteps) = (nil, nil)
-    currentEpochLoss = epochLoss / Double(Swift.max(batches, 1))
-    return true
+    return epochLoss / Double(Swift.max(batches, 1))
   }
-
-  /// The mean step loss of the epoch just trained, for its log line.
-  private var currentEpochLoss = 0.0
 
   /// After an epoch's steps: validation when due (`best`, kept checkpoints), `last`, the log line, the plot, the
   /// message; then stops if a signal came meanwhile.
-  func finishEpoch(_ epoch: Int) throws {
+  func finishEpoch(_ epoch: Int, loss epochLoss: Double) throws {
     let validation = try validateIfDue(epoch)
     metadata.validationDice = validation?.dice
     try saveLast()
     // The rate of the epoch's last step: a run resumed at the end of an epoch takes no step in it before logging.
     let epochLearningRate = schedule.learningRate(atStep: Swift.max(step - 1, 0))
-    var line: [String: Any] = ["epoch": epoch + 1, "step": step, "loss": currentEpochLoss, "lr": epochLearningRate,
+    var line: [String: Any] = ["epoch": epoch + 1, "step": step, "loss": epochLoss, "lr": epochLearningRate,
                                "seconds": Date().timeIntervalSince(started), "elapsed": elapsed()]
     if let validation {
       line["validationDice"] = validation.dice
       if validation.perDataset.count > 1 { for (name, dice) in validation.perDataset { line["validationDice.\(name)"] = dice } }
     }
-    history.append(.init(epoch: epoch + 1, loss: currentEpochLoss, learningRate: epochLearningRate, validationDice: validation?.dice))
+    history.append(.init(epoch: epoch + 1, loss: epochLoss, learningRate: epochLearningRate, validationDice: validation?.dice))
     if let log {
       log.write(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) + Data("\n".utf8))
       let plot = ProgressPlot.render(history)
