@@ -14,8 +14,8 @@ struct DistributedLaunch {
   static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DistributedLaunch? {
     guard environment["WORLD_SIZE"] != nil else { return nil }
     func number(_ name: String, default value: Int? = nil, in range: ClosedRange<Int>) throws -> Int {
-      guard let text = environment[name] ?? value.map(String.init) else { throw CommandError("WORLD_SIZE is set, \(name) is not") }
-      guard let n = Int(text), range.contains(n) else { throw CommandError("\(name) must be a whole number in \(range), not '\(text)'") }
+      guard let text = environment[name] ?? value.map(String.init) else { throw CommandError.environment(name, reason: "is not set, though WORLD_SIZE is") }
+      guard let n = Int(text), range.contains(n) else { throw CommandError.environment(name, reason: "must be a whole number in \(range), not '\(text)'") }
       return n
     }
     let worldSize = try number("WORLD_SIZE", in: 1...65536)
@@ -30,7 +30,8 @@ struct DistributedLaunch {
     do {
       return try ProcessGroup(host: host, port: port, rank: rank, worldSize: worldSize, timeout: timeout)
     } catch {
-      throw CommandError("rank \(rank) of \(worldSize): cannot join the group at \(host):\(port) within \(Int(timeout)) s: \(error.localizedDescription)")
+      throw CommandError.cannotJoin(rank: rank, worldSize: worldSize, address: "\(host):\(port)", timeoutSeconds: Int(timeout),
+                                     reason: error.localizedDescription)
     }
   }
 }

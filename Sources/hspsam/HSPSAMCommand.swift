@@ -20,9 +20,9 @@ struct HSPSAMCommand: ParsableCommand {
       var command = try parseAsRoot()
       try command.run()
     } catch let error as CocoaError {
-      exit(withError: CommandError(error.oneLine))
+      exit(withError: CommandError.library(error.oneLine))
     } catch let error as ParameterNamingError {
-      exit(withError: CommandError(error.message(naming: \.flag)))
+      exit(withError: CommandError.library(error.message(naming: \.flag)))
     } catch {
       exit(withError: error)
     }
@@ -36,7 +36,7 @@ func enableCPUBlockCache(environment: [String: String]) throws {
   var megabytes = min(4096, Int(ProcessInfo.processInfo.physicalMemory >> 20) / 4)
   if let text = environment["HSPSAM_CPU_CACHE_MB"] {
     guard let value = Int(text), value >= 0 else {
-      throw CommandError("HSPSAM_CPU_CACHE_MB must be a whole number of megabytes (0 turns the cache off), not '\(text)'")
+      throw CommandError.environment("HSPSAM_CPU_CACHE_MB", reason: "must be a whole number of megabytes (0 turns the cache off), not '\(text)'")
     }
     megabytes = value
   }

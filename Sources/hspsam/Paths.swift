@@ -8,18 +8,47 @@ enum Paths {
   static var liteMedSAMWeights: String { ModelSources.liteMedSAMWeights }
 }
 
-/// A user-facing failure: printed as one line, exit status 1.
-struct CommandError: Error, LocalizedError {
-  let message: String
-  init(_ message: String) { self.message = message }
-  var errorDescription: String? { message }
+/// A user-facing failure of the command line, printed as one line (exit status 1). Each case names what it is
+/// about: an option and its value, an environment variable, a file set-up provides. The library's typed errors
+/// reach the user through `library` once the command has put its own option names into their message.
+enum CommandError: Error, LocalizedError {
+  /// An option's value refused: the option as typed (with its value where that helps), then why.
+  case option(String, reason: String)
+  /// An environment variable's value refused, or missing where another one needs it.
+  case environment(String, reason: String)
+  /// Weights that set-up downloads are not where it puts them.
+  case missingWeights(String)
+  /// A backbone without bundled weights was asked for without `--base-checkpoint`.
+  case baseWeightsRequired(backbone: String, example: String)
+  /// A rank of a distributed run could not reach the group's rendezvous in time.
+  case cannotJoin(rank: Int, worldSize: Int, address: String, timeoutSeconds: Int, reason: String)
+  /// A signal stopped the work part-way; `notWritten` lists the outputs left unwritten so no partial file replaces
+  /// a complete one.
+  case interrupted(String, notWritten: [String])
+  /// A library error's message, already in the command's terms.
+  case library(String)
+
+  var errorDescription: String? {
+    switch self {
+    case .option(let option, let reason): return "\(option) \(reason)"
+    case .environment(let name, let reason): return "\(name) \(reason)"
+    case .missingWeights(let path): return "\(path) is missing: run scripts/setup.sh"
+    case .baseWeightsRequired(let backbone, let example):
+      return "backbone \(backbone): give its SAM weights with --base-checkpoint (e.g. \(example))"
+    case .cannotJoin(let rank, let worldSize, let address, let timeout, let reason):
+      return "rank \(rank) of \(worldSize): cannot join the group at \(address) within \(timeout) s: \(reason)"
+    case .interrupted(let what, let notWritten):
+      return "\(what): the table covers the images done" + (notWritten.isEmpty ? "" : "; not written: \(notWritten.joined(separator: ", "))")
+    case .library(let message): return message
+    }
+  }
 }
 
 /// Refuses to write into a folder that does not exist, or over one of `others` (the files the command reads, and
 /// those it writes besides this one), naming the option.
 func checkWritable(_ path: String, option: String, others: [String] = []) throws {
   do { try OutputFile.checkWritable(path, others: others) } catch let error as OutputFileError {
-    throw CommandError("\(option) \(error.localizedDescription)")
+    throw CommandError.option(option, reason: error.localizedDescription)
   }
 }
 
@@ -32,7 +61,9 @@ func isFile(_ path: String) -> Bool {
 /// Makes an output folder (and its parents) before the command's work, so that a bad path fails at once, in one
 /// line naming the option, instead of after an evaluation of every image.
 func createFolder(_ path: String, option: String) throws {
-  do { try OutputFolder.create(path) } catch let error as OutputFolderError { throw CommandError("\(option) \(error.localizedDescription)") }
+  do { try OutputFolder.create(path) } catch let error as OutputFolderError {
+    throw CommandError.option(option, reason: error.localizedDescription)
+  }
 }
 
 /// Trained models shipped in the repository's `models/` folder (`ModelSources.builtinModels`).
@@ -45,7 +76,7 @@ extension Paths {
   /// A run folder, a checkpoint file, a built-in model name, or nil for the default built-in model.
   static func resolveCheckpoint(_ checkpoint: String?) throws -> String {
     do { return try ModelSources.checkpoint(checkpoint) } catch let error as ModelSourceError {
-      throw CommandError("\(error.localizedDescription) or pass --checkpoint RUN")
+      throw CommandError.library("\(error.localizedDescription) or pass --checkpoint RUN")
     }
   }
 }
@@ -67,7 +98,7 @@ enum DatasetArgument {
   /// Where `name` is among the `--data` names; `option` (the argument that named it) is in the error otherwise.
   static func index(of name: String, in names: [String], option: String) throws -> Int {
     guard let index = names.firstIndex(of: name) else {
-      throw CommandError("\(option): no --data is named \(name) (names: \(names.joined(separator: ", ")))")
+      throw CommandError.option(option + ":", reason: "no --data is named \(name) (names: \(names.joined(separator: ", ")))")
     }
     return index
   }

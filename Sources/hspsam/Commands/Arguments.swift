@@ -33,7 +33,7 @@ struct DeviceOptions: ParsableArguments {
   /// The device, with CUDA loaded and checked when asked for.
   func resolve() throws -> Device {
     do { return try ModelSources.device(device) } catch let error as ModelSourceError {
-      throw CommandError("--device \(device): \(error.localizedDescription)")
+      throw CommandError.option("--device", reason: "\(device): \(error.localizedDescription)")
     }
   }
 }
@@ -85,7 +85,7 @@ extension TrainedModel {
       try self.init(checkpoint: Paths.resolveCheckpoint(checkpoint), baseCheckpoint: base.path, device: device,
                     testTimeAugmentation: testTime.augmentation, boxRefinement: refinement.settings)
     } catch ModelCapabilityError.boxRefinementNeedsOneClass(let classes) {
-      throw CommandError("--box-refine needs a one-class model; this one has \(classes) classes")
+      throw CommandError.option("--box-refine", reason: "needs a one-class model; this one has \(classes) classes")
     }
   }
 }

@@ -128,8 +128,7 @@ extension EvaluateCommand {
     if let interrupted = result.interrupted {
       // A partial summary or report would replace a complete one from an earlier run: neither is written.
       let skipped = [summary.map { "--summary \($0)" }, report.map { "--report \($0)" }].compactMap { $0 }
-      throw CommandError("\(interrupted): the table covers the images done" +
-                         (skipped.isEmpty ? "" : "; not written: \(skipped.joined(separator: ", "))"))
+      throw CommandError.interrupted(interrupted, notWritten: skipped)
     }
     if let summary { try writeAtomically(EvaluationReport.summaryJSON(rows, source: source), to: summary) }
     if let report {

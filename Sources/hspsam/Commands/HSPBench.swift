@@ -36,7 +36,7 @@ struct HSPBench: ParsableCommand {
     try Torch.manualSeed(0)
     let weights = baseCheckpoint ?? Paths.liteMedSAMWeights
     guard weights == TrainingConfig.randomBase || FileManager.default.fileExists(atPath: weights) else {
-      throw CommandError("\(weights) is missing: run scripts/setup.sh")
+      throw CommandError.missingWeights(weights)
     }
     let device = try deviceOptions.resolve()
     var config = HSPSAMConfig()

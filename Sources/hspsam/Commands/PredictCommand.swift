@@ -56,9 +56,9 @@ struct PredictCommand: ParsableCommand {
       if !summary.unreadable.isEmpty { throw PredictionError.unreadable(summary.unreadable, total: run.files.count) }
     } catch let error as PredictionError {
       if case .interrupted = error { FileHandle.standardError.write(Data("\n".utf8)) }
-      throw CommandError(Self.message(error))
+      throw CommandError.library(Self.message(error))
     } catch let error as OutputFolderError {
-      throw CommandError("--output \(error.localizedDescription)")
+      throw CommandError.option("--output", reason: error.localizedDescription)
     }
   }
 

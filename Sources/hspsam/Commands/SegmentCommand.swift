@@ -96,14 +96,14 @@ struct SegmentCommand: ParsableCommand {
       switch error {
       case .badOutput(let file, let reason):
         let option = switch file { case .mask: "--output"; case .overlay: "--overlay"; case .logits: "--logits" }
-        throw CommandError("\(option) \(reason.localizedDescription)")
+        throw CommandError.option(option, reason: reason.localizedDescription)
       case .boxOutside(let index, let width, let height, let image):
-        throw CommandError("--box \(boxes[index]) lies outside the \(width)x\(height) image \(image)")
+        throw CommandError.option("--box \(boxes[index])", reason: "lies outside the \(width)x\(height) image \(image)")
       case .pointOutside(let index, let width, let height, let image):
-        throw CommandError("--point \(points[index]) lies outside the \(width)x\(height) image \(image)")
+        throw CommandError.option("--point \(points[index])", reason: "lies outside the \(width)x\(height) image \(image)")
       case .checkpointRequired(let model):
         throw ValidationError("--checkpoint is required for \(model.rawValue) (e.g. \(model.checkpointName))")
-      case .weightsMissing: throw CommandError(error.localizedDescription)
+      case .weightsMissing: throw CommandError.library(error.localizedDescription)
       }
     }
     let iouText = result.predictedIoU.map { String(format: "%.3f", $0) }.joined(separator: ", ")

@@ -86,7 +86,7 @@ struct TrainCommand: ParsableCommand {
     if !config.isEmpty {
       let layers = try config.map { entry -> (data: Data, source: String) in
         if entry.trimmingCharacters(in: .whitespaces).hasPrefix("{") { return (Data(entry.utf8), "--config") }
-        guard let data = FileManager.default.contents(atPath: entry) else { throw CommandError("--config \(entry): cannot be read") }
+        guard let data = FileManager.default.contents(atPath: entry) else { throw CommandError.option("--config", reason: "\(entry): cannot be read") }
         return (data, entry)
       }
       settings = try TrainingConfig.decode(layers: layers)
@@ -100,10 +100,10 @@ struct TrainCommand: ParsableCommand {
     try settings.validate()
     guard let base = baseCheckpoint ?? (settings.model.backbone == .litemedsam ? Paths.liteMedSAMWeights : nil) else {
       let file = settings.model.backbone.checkpointName
-      throw CommandError("backbone \(settings.model.backbone.rawValue): give its SAM weights with --base-checkpoint (e.g. \(file))")
+      throw CommandError.baseWeightsRequired(backbone: settings.model.backbone.rawValue, example: file)
     }
     guard base == TrainingConfig.randomBase || FileManager.default.fileExists(atPath: base) else {
-      throw CommandError("\(base) is missing: run scripts/setup.sh")
+      throw CommandError.missingWeights(base)
     }
     let named = DatasetArgument.resolve(datasets), names = named.map(\.name)
     let encodings = try maskRules.encodings(names: names, default: .binary)
