@@ -8,14 +8,24 @@
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/reducer.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
 #include <vector>
 
 struct hst_process_group_s {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  // The same Gloo backend behind a c10d::ProcessGroup, the type DDP's Reducer takes (as Python's
+  // init_process_group builds it: a ProcessGroup with its CPU backend registered and made the default).
+  c10::intrusive_ptr<c10d::ProcessGroup> processGroup;
   std::chrono::milliseconds timeout;
+};
+
+struct hst_gradient_reducer_s {
+  std::unique_ptr<c10d::Reducer> reducer;
 };
 
 namespace {
@@ -50,7 +60,10 @@ int hst_process_group_create(const char *host, int port, int rank, int world_siz
     auto groupOptions = c10d::ProcessGroupGloo::Options::create(timeout);
     groupOptions->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, groupOptions);
-    *out = new hst_process_group_s{store, group, timeout};
+    auto processGroup = c10::make_intrusive<c10d::ProcessGroup>(store, rank, world_size);
+    processGroup->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, group);
+    processGroup->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    *out = new hst_process_group_s{store, group, processGroup, timeout};
   })
 }
 
@@ -97,6 +110,37 @@ int hst_process_group_barrier(hst_process_group group, int64_t timeout_ms) {
     c10d::BarrierOptions options;
     options.timeout = timeout;
     finish(group->group->barrier(options), timeout);
+  })
+}
+
+int hst_gradient_reducer_create(hst_process_group group, hst_tensor *parameters, int64_t count, int64_t bucket_bytes,
+                                int64_t first_bucket_bytes, int find_unused, hst_gradient_reducer *out) {
+  HST_GUARD({
+    auto list = tensors(parameters, count);
+    std::vector<bool> sparse(list.size(), false);
+    // DDP's first assignment: buckets filled in the parameters' order, then reversed, since gradients arrive
+    // roughly in the reverse of the forward's order. After the first backward the Reducer rebuilds them in the
+    // order the gradients actually arrived (rebuild_buckets, below).
+    auto assignment = c10d::compute_bucket_assignment_by_size(
+        list, {static_cast<size_t>(first_bucket_bytes), static_cast<size_t>(bucket_bytes)}, sparse);
+    auto buckets = std::get<0>(assignment);
+    std::reverse(buckets.begin(), buckets.end());
+    auto reducer = std::make_unique<c10d::Reducer>(
+        list, buckets, group->processGroup, sparse, bucket_bytes, find_unused != 0,
+        /*gradient_as_bucket_view=*/false, std::unordered_map<size_t, std::string>{}, first_bucket_bytes,
+        /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false, std::vector<int64_t>{});
+    *out = new hst_gradient_reducer_s{std::move(reducer)};
+  })
+}
+
+void hst_gradient_reducer_free(hst_gradient_reducer reducer) { delete reducer; }
+
+int hst_gradient_reducer_prepare(hst_gradient_reducer reducer, hst_tensor *outputs, int64_t count) {
+  HST_GUARD({
+    // What DDP's forward does: rebuild the buckets once the first backward has shown the gradients' order (a no-op
+    // otherwise), then arm the reducer's autograd hooks for the coming backward.
+    reducer->reducer->rebuild_buckets();
+    reducer->reducer->prepare_for_backward(tensors(outputs, count));
   })
 }
 

@@ -209,6 +209,18 @@ int hst_process_group_broadcast(hst_process_group group, hst_tensor *tensors, in
 /// Returns once every rank has called it, or fails after `timeout_ms` (0: the group's timeout).
 int hst_process_group_barrier(hst_process_group group, int64_t timeout_ms);
 
+typedef struct hst_gradient_reducer_s *hst_gradient_reducer;
+/// DistributedDataParallel's gradient reducer (c10d::Reducer) over `parameters`: during each backward that follows
+/// hst_gradient_reducer_prepare, it all-reduces the gradients in buckets of about `bucket_bytes` (the first of
+/// `first_bucket_bytes`) as soon as a bucket's gradients are ready, overlapping the backward, and leaves every
+/// parameter's gradient averaged over the ranks when the backward returns. With `find_unused` a parameter the
+/// loss does not reach counts as ready at once (and keeps no gradient where no rank reached it).
+int hst_gradient_reducer_create(hst_process_group group, hst_tensor *parameters, int64_t count, int64_t bucket_bytes,
+                                int64_t first_bucket_bytes, int find_unused, hst_gradient_reducer *out);
+void hst_gradient_reducer_free(hst_gradient_reducer reducer);
+/// Arms the reducer for the next backward from `outputs` (searched for unused parameters with `find_unused`).
+int hst_gradient_reducer_prepare(hst_gradient_reducer reducer, hst_tensor *outputs, int64_t count);
+
 #ifdef __cplusplus
 }
 #endif

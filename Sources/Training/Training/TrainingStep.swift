@@ -12,9 +12,11 @@ public final class TrainingStep {
   public let optimizer: AdamW
   /// The exponential moving average of the trained weights (`TrainingConfig.emaDecay`), nil when none is kept.
   public let average: ExponentialMovingAverage?
-  /// The ranks training together (data parallel): the loss and the gradients are averaged over them after each
-  /// backward, so every rank takes the same step; nil: this process alone.
+  /// The ranks training together (data parallel): the loss and the gradients are averaged over them, so every
+  /// rank takes the same step; nil: this process alone.
   public let processGroup: ProcessGroup?
+  /// With a process group, DDP's bucketed all-reduce of the gradients, overlapped with the backward.
+  let reducer: GradientReducer?
 
   public init(model: HSPSAM, config: TrainingConfig, processGroup: ProcessGroup? = nil) throws {
     self.model = model
@@ -23,6 +25,8 @@ public final class TrainingStep {
     let optimizer = AdamW(model.trainableParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay)
     optimizer.decayExempt = config.weightDecayExempt(optimizer.parameters)
     self.optimizer = optimizer
+    // `findUnused`: a parameter the loss does not reach in some configuration keeps no gradient, as alone.
+    reducer = try self.processGroup.map { try GradientReducer(optimizer.parameters.map(\.tensor), group: $0, findUnused: true) }
     average = try config.emaDecay.map { try ExponentialMovingAverage(optimizer.parameters, decay: $0) }
   }
 
@@ -38,9 +42,10 @@ public final class TrainingStep {
     var value = try loss.item()
     if let processGroup { value = try processGroup.sum([value])[0] / Double(processGroup.worldSize) }
     guard value.isFinite else { return value }
+    // With a process group the backward returns the mean of the ranks' batch-mean gradients (with equal shards,
+    // the gradient of the whole global batch), reduced in buckets while it ran.
+    try reducer?.prepare(outputs: [loss])
     try loss.backward()
-    // The mean of the ranks' batch-mean gradients: with equal shards, the gradient of the whole global batch.
-    if let processGroup { try processGroup.allReduceMean(try optimizer.parameters.compactMap { try $0.tensor.grad }) }
     try clipGradNorm(optimizer.parameters.map(\.tensor), maxNorm: config.gradientClip)
     try optimizer.step()
     try average?.update()
