@@ -36,6 +36,32 @@ final class ProcessGroupTests: XCTestCase {
     XCTAssertEqual(errors, [nil, nil])
   }
 
+  /// c10d's Reducer (DDP's) averages the gradients during the backward: a parameter large enough for buckets of
+  /// its own and a small one end with the ranks' mean, and one the loss does not reach keeps no gradient.
+  func testGradientReducerAveragesDuringTheBackward() throws {
+    let errors = try twoRanks { group in
+      let r = Float(group.rank + 1)
+      let small = try Tensor.zeros([3]).requiresGrad(true)
+      let large = try Tensor.zeros([400_000]).requiresGrad(true)  // 1.6 MB: past the 1 MiB first bucket
+      let unused = try Tensor.zeros([2]).requiresGrad(true)
+      let reducer = try GradientReducer([small, large, unused], group: group, findUnused: true)
+      for step in 1...2 {  // the second step runs on the buckets rebuilt in the first one's order
+        try small.zeroGrad(); try large.zeroGrad()
+        let s = Float(step)
+        let loss = try (small * Tensor([r, 2 * r, 3 * r], shape: [3])).sum() + (large * Tensor.full([400_000], Double(r * s))).sum()
+        try reducer.prepare(outputs: [loss])
+        try loss.backward()
+        // The mean over ranks 1 and 2 of r * (1, 2, 3) and r * s.
+        XCTAssertEqual(try XCTUnwrap(small.grad).toArray(Float.self), [1.5, 3, 4.5], "rank \(group.rank) step \(step)")
+        let largeGrad = try XCTUnwrap(large.grad)
+        XCTAssertEqual(try largeGrad.min().item(), Double(1.5 * s), "rank \(group.rank) step \(step)")
+        XCTAssertEqual(try largeGrad.max().item(), Double(1.5 * s), "rank \(group.rank) step \(step)")
+        XCTAssertNil(try unused.grad, "rank \(group.rank) step \(step)")
+      }
+    }
+    XCTAssertEqual(errors, [nil, nil])
+  }
+
   /// A rank that never joins, or never arrives at a collective, makes the other fail within the timeout, not hang.
   func testAMissingRankFailsWithinTheTimeout() throws {
     let start = Date()
