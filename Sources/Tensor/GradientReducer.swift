@@ -6,7 +6,7 @@ import CTorch
 /// every gradient is the mean over the ranks. Call `prepare(outputs:)` between each forward and its backward.
 public final class GradientReducer {
   let handle: hst_gradient_reducer
-  let group: ProcessGroup  // kept alive: the reducer holds the group's C++ object, not this Swift one
+  let group: ProcessGroup  // the reducer's collectives run on this group: it is freed after the reducer
 
   /// `bucketBytes` and `firstBucketBytes` are DDP's defaults (25 MiB, 1 MiB: the first bucket small, so the last
   /// gradients of the backward do not wait for a large one). With `findUnused`, parameters that the outputs do not
