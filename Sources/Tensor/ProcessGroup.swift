@@ -56,13 +56,6 @@ public final class ProcessGroup {
     try check(hst_process_group_barrier(handle, Int64((timeout ?? 0) * 1000)))
   }
 
-  /// Averages each tensor over the ranks, in place (one bucket).
-  public func allReduceMean(_ tensors: [Tensor]) throws {
-    try allReduceSum(tensors)
-    guard worldSize > 1 else { return }
-    for tensor in tensors { try tensor.mulInPlace(1 / Double(worldSize)) }
-  }
-
   /// The sums over the ranks of a few numbers (float64).
   public func sum(_ values: [Double]) throws -> [Double] {
     let tensor = try Tensor(values, shape: [values.count])

@@ -127,8 +127,8 @@ struct TrainCommand: ParsableCommand {
     if let launch {
       options.processGroup = try launch.join()
       // Ranks on one machine read every cached copy from its file: the system's page cache then holds one copy of
-      // each for all of them, where copies held in memory would be held once per rank (measured: 17.4 GB for two
-      // ranks against 9.4 for one process). Reading a copy per batch costs no speed (docs/usage.md). A budget set
+      // each for all of them, where copies held in memory are held once per rank (two ranks on ClinicDB: 14.4 GB
+      // against 17.4; docs/distributed.md). Reading a copy per batch costs no speed (docs/usage.md). A budget set
       // with HSPSAM_PREFIX_MEMORY_MB is shared by the ranks instead.
       if launch.localWorldSize > 1 {
         let budgetSet = ProcessInfo.processInfo.environment["HSPSAM_PREFIX_MEMORY_MB"] != nil
