@@ -1,6 +1,6 @@
 import Foundation
 import TestSupport
-import Training
+@testable import Training
 import XCTest
 
 /// `hspsam curves` reads hours from `elapsed` (or, in older logs, `seconds`), keeps validated epochs only, and
@@ -23,6 +23,21 @@ final class RunCurvesTests: XCTestCase {
     XCTAssertTrue(RunCurves.table([series]).contains("| a | 0.8000 | 0.50 | 3 |"), RunCurves.table([series]))
     let plot = RunCurves.render([series, series])
     XCTAssertEqual(plot.rgb.count, plot.width * plot.height * 3)
+    // Both points are at 0.5 h, so by hours the curve is one vertical segment at the right edge; by epochs (1 and
+    // 3) it starts a third of the way across. Count the curve's colour in the plot's left half, above the legend.
+    func curvePixelsOnTheLeft(_ axis: RunCurves.Axis) -> Int {
+      let plot = RunCurves.render([series], axis: axis), colour = RunCurves.palette[0]
+      var count = 0
+      for y in 40..<(plot.height / 2 + 150) {
+        for x in 80..<(plot.width / 2) {
+          let i = (y * plot.width + x) * 3
+          if (plot.rgb[i], plot.rgb[i + 1], plot.rgb[i + 2]) == colour { count += 1 }
+        }
+      }
+      return count
+    }
+    XCTAssertEqual(curvePixelsOnTheLeft(.hours), 0)
+    XCTAssertGreaterThan(curvePixelsOnTheLeft(.epochs), 20)
     try "not json\n".write(to: run.appendingPathComponent("log.jsonl"), atomically: true, encoding: .utf8)
     XCTAssertThrowsError(try RunCurves.read(run: run.path, name: "a")) {
       XCTAssertTrue($0.localizedDescription.hasSuffix("log.jsonl: line 1 is not a log line of hspsam train"), $0.localizedDescription)

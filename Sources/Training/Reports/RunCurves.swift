@@ -1,9 +1,15 @@
 import Data
 import Foundation
 
-/// Validation Dice against training hours for several runs, one curve each, read from their `log.jsonl`: the
-/// plot and table a recipe comparison is decided on (`hspsam curves`).
+/// Validation Dice against training hours (or epochs) for several runs, one curve each, read from their
+/// `log.jsonl`: the plot and table a recipe comparison is decided on (`hspsam curves`).
 public enum RunCurves {
+  /// What the plot's x axis counts: wall-clock hours (what a recipe costs), or epochs (for runs whose hours are not
+  /// comparable: other machines, other work beside them, a prefix cache one run computed and another reused).
+  public enum Axis: String, CaseIterable, Sendable {
+    case hours, epochs
+  }
+
   public struct Series {
     public var name: String
     /// (hours since the run started, validation Dice@0.5) per validated epoch, oldest first.
@@ -34,7 +40,8 @@ public enum RunCurves {
                                                   (220, 150, 30), (40, 170, 170), (120, 120, 120), (200, 80, 150)]
 
   /// RGB bytes of the plot: Dice against hours, a legend naming each curve in its colour.
-  public static func render(_ series: [Series], title: String = "validation dice against training hours") -> (rgb: [UInt8], width: Int, height: Int) {
+  public static func render(_ series: [Series], axis: Axis = .hours) -> (rgb: [UInt8], width: Int, height: Int) {
+    let title = "validation dice against training " + axis.rawValue
     let (width, height, margin) = (900, 560, 70)
     var canvas = Canvas(width: width, height: height)
     let legendHeight = 16 * series.count + 10
@@ -42,25 +49,27 @@ public enum RunCurves {
     canvas.text(title, x: margin, y: 12, scale: 2)
     canvas.rectangle(x0, y0, x1, y1, colour: (160, 160, 160))
     let all = series.flatMap(\.points)
-    guard let lowDice = all.map(\.dice).min(), let highDice = all.map(\.dice).max(), let lastHour = all.map(\.hours).max() else {
+    func x(_ point: (hours: Double, epoch: Int, dice: Double)) -> Double { axis == .hours ? point.hours : Double(point.epoch) }
+    guard let lowDice = all.map(\.dice).min(), let highDice = all.map(\.dice).max(), let lastX = all.map(x).max() else {
       return (canvas.pixels, width, height)
     }
-    let hours = Swift.max(lastHour, 1e-6), span = Swift.max(highDice - lowDice, 1e-3)
+    let xSpan = Swift.max(lastX, 1e-6), span = Swift.max(highDice - lowDice, 1e-3)
     canvas.text(String(format: "%.3f", highDice), x: 4, y: y0, scale: 2)
     canvas.text(String(format: "%.3f", lowDice), x: 4, y: y1 - 10, scale: 2)
-    canvas.text("0 h", x: x0, y: y1 + 8, scale: 2)
-    canvas.text(String(format: "%.2f h", hours), x: x1 - 70, y: y1 + 8, scale: 2)
-    func position(_ h: Double, _ d: Double) -> (Int, Int) {
-      (x0 + Int(Double(x1 - x0) * h / hours), y1 - Int(Double(y1 - y0) * (d - lowDice) / span))
+    canvas.text(axis == .hours ? "0 h" : "epoch 0", x: x0, y: y1 + 8, scale: 2)
+    let lastLabel = axis == .hours ? String(format: "%.2f h", xSpan) : "epoch \(Int(xSpan))"
+    canvas.text(lastLabel, x: x1 - 12 * lastLabel.count, y: y1 + 8, scale: 2)
+    func position(_ point: (hours: Double, epoch: Int, dice: Double)) -> (Int, Int) {
+      (x0 + Int(Double(x1 - x0) * x(point) / xSpan), y1 - Int(Double(y1 - y0) * (point.dice - lowDice) / span))
     }
     for (index, s) in series.enumerated() {
       let colour = palette[index % palette.count]
       for (a, b) in zip(s.points, s.points.dropFirst()) {
-        let p = position(a.hours, a.dice), q = position(b.hours, b.dice)
+        let p = position(a), q = position(b)
         canvas.line(p.0, p.1, q.0, q.1, colour: colour)
       }
       for point in s.points {
-        let p = position(point.hours, point.dice)
+        let p = position(point)
         canvas.fill(p.0 - 2, p.1 - 2, p.0 + 2, p.1 + 2, colour: colour)
       }
       let y = y1 + 30 + 16 * index
@@ -84,9 +93,9 @@ public enum RunCurves {
   }
 
   /// Reads every run, writes the PNG at `path` (replacing it: it is derived from the logs), returns the table.
-  public static func write(runs: [(name: String, folder: String)], to path: String) throws -> String {
+  public static func write(runs: [(name: String, folder: String)], to path: String, axis: Axis = .hours) throws -> String {
     let series = try runs.map { try read(run: $0.folder, name: $0.name) }
-    let plot = render(series)
+    let plot = render(series, axis: axis)
     try ImageIO.writePNG(plot.rgb, width: plot.width, height: plot.height, channels: 3, to: path)
     return table(series)
   }
