@@ -2,10 +2,12 @@ import Foundation
 import Tensor
 
 /// A data-parallel launch as PyTorch's launchers describe it in the environment (`torchrun`, Slurm scripts):
-/// `RANK`, `WORLD_SIZE`, `MASTER_ADDR`, `MASTER_PORT`, and `LOCAL_WORLD_SIZE` (processes on this machine).
+/// `RANK`, `WORLD_SIZE`, `MASTER_ADDR`, `MASTER_PORT`, and `LOCAL_RANK` / `LOCAL_WORLD_SIZE` (this process among
+/// those on its machine; without `LOCAL_RANK`, as under a plain Slurm `srun`, RANK modulo LOCAL_WORLD_SIZE).
 struct DistributedLaunch {
   var rank: Int
   var worldSize: Int
+  var localRank: Int
   var localWorldSize: Int
   var host: String
   var port: Int
@@ -20,8 +22,11 @@ struct DistributedLaunch {
     }
     let worldSize = try number("WORLD_SIZE", in: 1...65536)
     guard worldSize > 1 else { return nil }
-    return DistributedLaunch(rank: try number("RANK", in: 0...(worldSize - 1)), worldSize: worldSize,
-                             localWorldSize: try number("LOCAL_WORLD_SIZE", default: 1, in: 1...worldSize),
+    let rank = try number("RANK", in: 0...(worldSize - 1))
+    let localWorldSize = try number("LOCAL_WORLD_SIZE", default: 1, in: 1...worldSize)
+    return DistributedLaunch(rank: rank, worldSize: worldSize,
+                             localRank: try number("LOCAL_RANK", default: rank % localWorldSize, in: 0...(worldSize - 1)),
+                             localWorldSize: localWorldSize,
                              host: environment["MASTER_ADDR"] ?? "127.0.0.1", port: try number("MASTER_PORT", default: 29500, in: 1...65535))
   }
 

@@ -9,6 +9,22 @@ import XCTest
 final class DistributedTrainingTests: XCTestCase {
   let config = #"{"batchSize": 1, "cachedVariants": 1, "model": {"promptsPerLevel": 1}}"#
 
+  /// A launch environment that cannot be right is named in one line before anything is read or written.
+  func testABadLaunchEnvironmentIsNamedInOneLine() throws {
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let run = folder.appendingPathComponent("run")
+    for (environment, message) in [(["WORLD_SIZE": "2"], "Error: RANK is not set, though WORLD_SIZE is"),
+                                   (["WORLD_SIZE": "2", "RANK": "2"], "Error: RANK must be a whole number in 0...1, not '2'"),
+                                   (["WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "one"],
+                                    "Error: LOCAL_RANK must be a whole number in 0...1, not 'one'")] {
+      let result = try runHSPSAM(["train", "--data", folder.path, "--out", run.path], environment: environment)
+      XCTAssertNotEqual(result.status, 0)
+      XCTAssertEqual(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines), message)
+      XCTAssertFalse(FileManager.default.fileExists(atPath: run.path), "nothing written")
+    }
+  }
+
   /// Two ranks with batch 1 take the steps of one process with batch 2 (each rank every other sample of the
   /// same seeded order; gradients averaged), so the trained tensors agree; a run saved by two resumes in one.
   func testTwoProcessesTrainAsOneWithTheGlobalBatchAndResumeInOne() throws {

@@ -41,7 +41,10 @@ public enum ModelSources {
   }
 
   /// The device named `cpu`, `cuda` or `cuda:N`, with libtorch's CUDA backend loaded and checked when asked for.
-  public static func device(_ name: String) throws -> Device {
+  /// `localRank`: this process's rank among the data-parallel processes of its machine; a plain `cuda` then means
+  /// the GPU of that rank (`cuda:localRank`, wrapping round when the ranks outnumber the GPUs), as a PyTorch script
+  /// launched by torchrun sets `torch.cuda.set_device(LOCAL_RANK)`. An explicit `cuda:N` is kept.
+  public static func device(_ name: String, localRank: Int? = nil) throws -> Device {
     guard let device = Device(name), device != .meta else { throw ModelSourceError.unknownDevice(name) }
     guard case .cuda(let index) = device else { return device }
     let library = libtorchCUDA
@@ -49,8 +52,12 @@ public enum ModelSources {
     do { try Torch.loadCUDA(path: library) } catch { throw ModelSourceError.cudaNotLoadable(library, reason: "\(error)") }
     let count = Device.cudaDeviceCount
     guard index < count else { throw ModelSourceError.noSuchCUDADevice(index, count: count) }
+    if let localRank, !name.contains(":") { return .cuda(rankGPU(localRank: localRank, gpus: count)) }
     return device
   }
+
+  /// The GPU of a machine's `localRank`-th process: one each, round-robin when there are more processes than GPUs.
+  public static func rankGPU(localRank: Int, gpus: Int) -> Int { gpus > 0 ? localRank % gpus : 0 }
 }
 
 /// A model file or device that cannot be had; the message names it (commands add the option that gave it).

@@ -30,9 +30,9 @@ struct DeviceOptions: ParsableArguments {
   @Option(help: "Where the model runs: cpu, cuda or cuda:N (CUDA needs an NVIDIA GPU and HSPSAM_CUDA=1 bash scripts/setup.sh).")
   var device = "cpu"
 
-  /// The device, with CUDA loaded and checked when asked for.
-  func resolve() throws -> Device {
-    do { return try ModelSources.device(device) } catch let error as ModelSourceError {
+  /// The device, with CUDA loaded and checked when asked for; `localRank`: see `ModelSources.device`.
+  func resolve(localRank: Int? = nil) throws -> Device {
+    do { return try ModelSources.device(device, localRank: localRank) } catch let error as ModelSourceError {
       throw CommandError.option("--device", reason: "\(device): \(error.localizedDescription)")
     }
   }

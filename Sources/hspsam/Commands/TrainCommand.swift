@@ -122,7 +122,7 @@ struct TrainCommand: ParsableCommand {
     options.skipInvalid = skipInvalid
     options.threads = threads
     options.saveInterval = saveMinutes > 0 ? saveMinutes * 60 : nil
-    options.device = try deviceOptions.resolve()
+    options.device = try deviceOptions.resolve(localRank: launch?.localRank)
     options.progress = Self.show
     if let launch {
       options.processGroup = try launch.join()
