@@ -39,7 +39,7 @@ public enum RunCurves {
   static let palette: [(UInt8, UInt8, UInt8)] = [(40, 120, 200), (200, 60, 40), (60, 160, 60), (150, 80, 180),
                                                   (220, 150, 30), (40, 170, 170), (120, 120, 120), (200, 80, 150)]
 
-  /// RGB bytes of the plot: Dice against hours, a legend naming each curve in its colour.
+  /// RGB bytes of the plot: Dice against hours or epochs (`axis`), a legend naming each curve in its colour.
   public static func render(_ series: [Series], axis: Axis = .hours) -> (rgb: [UInt8], width: Int, height: Int) {
     let title = "validation dice against training " + axis.rawValue
     let (width, height, margin) = (900, 560, 70)
