@@ -16,10 +16,15 @@ public enum Fuzzing {
     public let seconds: Double
     public let seed: UInt64
     public let peakResidentMegabytes: Double
+    /// Resident memory when the target started: what earlier tests of the same process still hold (freed blocks
+    /// kept by allocators included), which the target's bound must not count.
+    public let startResidentMegabytes: Double
+    /// How far above its start the target's peak went: its own memory.
+    public var peakGrowthMegabytes: Double { peakResidentMegabytes - startResidentMegabytes }
     public var perSecond: Double { Double(executions) / Swift.max(seconds, 1e-9) }
     public var description: String {
-      String(format: "fuzz %@: %d executions in %.1f s (%.0f/s), seed %llu, peak RSS %.0f MB", target, executions, seconds,
-             perSecond, seed, peakResidentMegabytes)
+      String(format: "fuzz %@: %d executions in %.1f s (%.0f/s), seed %llu, peak RSS %.0f MB (%.0f MB above its start)",
+             target, executions, seconds, perSecond, seed, peakResidentMegabytes, peakGrowthMegabytes)
     }
   }
 
@@ -34,6 +39,7 @@ public enum Fuzzing {
     CrashWitness.arm(target: target)
     defer { CrashWitness.disarm() }
     PeakMemory.reset()  // the bound is this target's: tests run before it in the same process may have peaked higher
+    let startResident = PeakMemory.residentMegabytes()
     let start = Date()
     var executions = 0
     for seedInput in corpus {  // every seed as it is first
@@ -49,7 +55,7 @@ public enum Fuzzing {
       executions += 1
     }
     return Report(target: target, executions: executions, seconds: Date().timeIntervalSince(start), seed: seed,
-                  peakResidentMegabytes: PeakMemory.megabytes())
+                  peakResidentMegabytes: PeakMemory.megabytes(), startResidentMegabytes: startResident)
   }
 
   static let interesting: [UInt64] = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFF_FFFF, 0x8000_0000,
@@ -158,13 +164,19 @@ enum PeakMemory {
   static func reset() { try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8) }
 
   static func megabytes() -> Double {
-    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-       let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) {
-      return kilobytes / 1024
-    }
+    if let kilobytes = status("VmHWM:") { return kilobytes / 1024 }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024
+  }
+
+  /// Resident memory now (VmRSS; 0 where /proc is missing, so the growth is then the whole peak).
+  static func residentMegabytes() -> Double { (status("VmRSS:") ?? 0) / 1024 }
+
+  /// A /proc/self/status line's value in kB.
+  static func status(_ key: String) -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return nil }
+    return line.split(separator: " ").dropFirst().first.flatMap { Double($0) }
   }
 }
