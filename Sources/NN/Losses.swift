@@ -42,7 +42,11 @@ public enum Losses {
   public static func structure(logits: Tensor, target: Tensor) throws -> Tensor {
     let classes = logits.size(1)
     let foreground = try target.gt(0).unsqueeze(1).to(logits.dtype)
-    let weight = try (foreground.avgPool2d(kernel: (31, 31), stride: (1, 1), padding: (15, 15)) - foreground).abs() * 5 + 1
+    // The 31 x 31 mean (zero padding counted, as PyTorch's default) taken as a 31 x 1 mean then a 1 x 31 one: the
+    // same box filter in 62 adds per pixel instead of 961 (the 2-D pool was ~6 % of a CPU training step).
+    let boxMean = try foreground.avgPool2d(kernel: (31, 1), stride: (1, 1), padding: (15, 0))
+      .avgPool2d(kernel: (1, 31), stride: (1, 1), padding: (0, 15))
+    let weight = try (boxMean - foreground).abs() * 5 + 1
     let logProbabilities = try logits.logSoftmax(dim: 1)
     let pixelCE = try -logProbabilities.gather(dim: 1, index: target.unsqueeze(1))  // (B, 1, H, W)
     let weightedCE = try (pixelCE * weight).sum(dims: [1, 2, 3]) / weight.sum(dims: [1, 2, 3])

@@ -4,7 +4,9 @@
 
 As in hspsam: the frozen encoder runs in eval mode (its BatchNorms use their running statistics) and only the
 prompts, LoRA, necks, prompt projections, level decoders, mask downscalers and fusion decoder are trained, with
-AdamW; the loss is (1 - 0.8) CE + 0.8 soft Dice on the fused logits plus 0.25x that on each level's logits.
+AdamW; the loss (`--loss`, hspsam's default `structure`) is taken on the fused logits plus 0.25x that on each
+level's logits: `structure` is PraNet's structure loss as PraNet's code writes it (a 31 x 31 `avg_pool2d`), over
+softmax channels as hspsam's `Losses.structure`; `segmentation` is (1 - 0.8) CE + 0.8 soft Dice.
 """
 import argparse
 import json
@@ -32,11 +34,29 @@ def segmentation_loss(logits, target, dice_weight=0.8):
     return ce * (1 - dice_weight) + dice.mean() * dice_weight
 
 
-def step_loss(model, feats, target):
+def structure_loss(logits, target):
+    """PraNet's structure loss over softmax channels (hspsam's Losses.structure; with two channels PraNet's own)."""
+    fg = (target > 0).unsqueeze(1).to(logits.dtype)
+    weit = 1 + 5 * torch.abs(F.avg_pool2d(fg, kernel_size=31, stride=1, padding=15) - fg)
+    logp = logits.log_softmax(1)
+    wce = (-logp.gather(1, target.unsqueeze(1)) * weit).sum((1, 2, 3)) / weit.sum((1, 2, 3))
+    p = logp.exp()[:, 1:]
+    g = F.one_hot(target, logits.shape[1]).permute(0, 3, 1, 2).to(p.dtype)[:, 1:]
+    inter = (p * g * weit).sum((2, 3))
+    union = ((p + g) * weit).sum((2, 3))
+    wiou = (1 - (inter + 1) / (union - inter + 1)).mean(1)
+    return (wce + wiou).mean()
+
+
+LOSSES = {"structure": structure_loss, "segmentation": segmentation_loss}
+
+
+def step_loss(model, feats, target, loss_name="structure"):
+    loss_fn = LOSSES[loss_name]
     logits, levels = model.decode(feats)
-    loss = segmentation_loss(logits, target)
+    loss = loss_fn(logits, target)
     for level in levels:
-        loss = loss + segmentation_loss(level, target) * 0.25
+        loss = loss + loss_fn(level, target) * 0.25
     return loss
 
 
@@ -48,6 +68,7 @@ def main():
     p.add_argument("--prompted-levels", type=int, nargs="+", default=[3])
     p.add_argument("--level-decoder-depth", type=int, default=1)
     p.add_argument("--lora-blocks", default="from-first-prompt")
+    p.add_argument("--loss", choices=sorted(LOSSES), default="structure")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     if a.lora_blocks != "from-first-prompt":
@@ -75,12 +96,12 @@ def main():
     measure("encoder tail fwd+bwd per image", 0, a.runs, tail, b)
     with torch.no_grad():
         features = model.encode_levels(prefix)
-    measure("decoders fwd+bwd per image", 0, a.runs, lambda: step_loss(model, features, target).backward(), b)
+    measure("decoders fwd+bwd per image", 0, a.runs, lambda: step_loss(model, features, target, a.loss).backward(), b)
     optimizer = torch.optim.AdamW(trained, lr=1e-4)
 
     def step():
         optimizer.zero_grad()
-        step_loss(model, model.encode_levels(prefix), target).backward()
+        step_loss(model, model.encode_levels(prefix), target, a.loss).backward()
         optimizer.step()
 
     measure("whole training step per image", 0, a.runs, step, b)
