@@ -6,7 +6,7 @@ As in hspsam: the frozen encoder runs in eval mode (its BatchNorms use their run
 prompts, LoRA, necks, prompt projections, level decoders, mask downscalers and fusion decoder are trained, with
 AdamW; the loss (`--loss`, hspsam's default `structure`) is taken on the fused logits plus 0.25x that on each
 level's logits: `structure` is PraNet's structure loss as PraNet's code writes it (a 31 x 31 `avg_pool2d`), over
-softmax channels as hspsam's `Losses.structure`; `segmentation` is (1 - 0.8) CE + 0.8 soft Dice.
+softmax channels as hspsam's `Losses.structure`; `ce-dice` is (1 - 0.8) CE + 0.8 soft Dice.
 """
 import argparse
 import json
@@ -48,7 +48,7 @@ def structure_loss(logits, target):
     return (wce + wiou).mean()
 
 
-LOSSES = {"structure": structure_loss, "segmentation": segmentation_loss}
+LOSSES = {"structure": structure_loss, "ce-dice": segmentation_loss}
 
 
 def step_loss(model, feats, target, loss_name="structure"):
