@@ -100,6 +100,33 @@ final class TrainerTests: XCTestCase {
     XCTAssertTrue(plot.samples.contains { $0 < 100 }, "something is drawn")
   }
 
+  /// A disk without room for the prefix cache stops the run after its first copy, with one line saying what it
+  /// needs and where, before any step (no `last`), and keeps the copy written.
+  func testADiskTooSmallForTheCacheStopsBeforeTraining() throws {
+    var o = options("full-disk", maxSteps: 1)
+    o.freeDiskBytes = { _ in 80_000_000 }
+    XCTAssertThrowsError(try Trainer(config: config, options: o).run()) { error in
+      guard case TrainingError.prefixCacheDiskFull(let folder, let copies, let perCopy, let free) = error else {
+        return XCTFail("\(error)")
+      }
+      XCTAssertTrue(folder.hasPrefix(self.folder.appendingPathComponent("cache").path), folder)
+      XCTAssertEqual(copies, 3, "4 training copies, the first written")
+      XCTAssertGreaterThan(perCopy, 1_000_000)
+      XCTAssertEqual(free, 80_000_000)
+      let line = error.localizedDescription
+      XCTAssertFalse(line.contains("\n"), line)
+      XCTAssertTrue(line.contains(folder) && line.contains("80 MB free") && line.contains("HSPSAM_CACHE"), line)
+    }
+    XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("full-disk/last.safetensors").path))
+    let cached = try FileManager.default.subpathsOfDirectory(atPath: folder.appendingPathComponent("cache").path)
+      .filter { $0.hasSuffix(".safetensors") }
+    XCTAssertEqual(cached.count, 1)
+    // With room (the machine's real free space), the same run trains.
+    o.freeDiskBytes = { PrefixCache.freeBytes($0) }
+    o.output = folder.appendingPathComponent("roomy").path
+    _ = try Trainer(config: config, options: o).run()
+  }
+
   /// With `saveInterval` passed, `last` is saved within the epoch after the step: at every step's event it holds
   /// that step (interval 0), so a machine lost mid-epoch costs no more than the interval.
   func testLastIsSavedWithinAnEpochEveryInterval() throws {

@@ -53,7 +53,8 @@ final class PrefixCache {
 
   init(model: HSPSAM, dataset: SegmentationDataset, transform: SampleTransform, variants: Int, seed: UInt64,
        batchSize: Int, folder: URL?, key: String, augmentedKey: String, budget: PrefixMemoryBudget,
-       share: (rank: Int, worldSize: Int)? = nil, progress: (Int, Int) throws -> Void) throws {
+       share: (rank: Int, worldSize: Int)? = nil, freeBytes: (URL) -> Int? = { PrefixCache.freeBytes($0) },
+       progress: (Int, Int) throws -> Void) throws {
     let plain = SampleTransform(size: transform.size, geometry: transform.geometry, normalization: transform.normalization)
     let total = dataset.samples.count * variants
     var done = 0
@@ -65,6 +66,27 @@ final class PrefixCache {
     }
     func file(_ stem: String, _ variant: Int) -> String? {
       (variant == 0 ? plainStore : augmentedStore)?.appendingPathComponent("\(stem)_v\(variant).safetensors").path
+    }
+    // The copies this cache will write: once the first is written (its size known), the disk must hold the rest,
+    // or the run stops now with what it needs, not hours later on a full disk.
+    var toWrite = 0
+    if folder != nil {
+      for variant in 0..<variants {
+        for (i, sample) in dataset.samples.enumerated() where share.map({ i % $0.worldSize == $0.rank }) ?? true {
+          if let path = file(sample.stem, variant), !FileManager.default.fileExists(atPath: path) { toWrite += 1 }
+        }
+      }
+    }
+    var diskChecked = false
+    func checkDisk(afterWriting path: String) throws {
+      guard !diskChecked else { return }
+      diskChecked = true
+      let store = URL(fileURLWithPath: path).deletingLastPathComponent()
+      let perCopy = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+      let needed = perCopy * (toWrite - 1)
+      if let free = freeBytes(store), needed + Self.diskReserve > free {
+        throw TrainingError.prefixCacheDiskFull(folder: store.path, copies: toWrite - 1, bytesPerCopy: perCopy, freeBytes: free)
+      }
     }
     func keep(_ example: CachedExample, file: String?) -> CachedCopy {
       if let file, !budget.take(example.byteCount) { return .stored(path: file) }
@@ -104,7 +126,10 @@ final class PrefixCache {
           let example = CachedExample(tokens: try stored(prefix.tokens),
                                       features: features, mask: try batch.masks[i].to(.uint8))
           let path = file(batch.samples[i].stem, variant)
-          if let path { try Self.write(example, to: path) }
+          if let path {
+            try Self.write(example, to: path)
+            try checkDisk(afterWriting: path)
+          }
           if share == nil { slots[missing[position]][variant] = keep(example, file: path) }
           position += 1
         }
@@ -113,6 +138,14 @@ final class PrefixCache {
       }
     }
     examples = share == nil ? slots.map { $0.map { $0! } } : []
+  }
+
+  /// Space left free beside the cache's files: the run's own checkpoints and the system need some.
+  static let diskReserve = 1 << 30
+
+  /// Bytes free to this user on the file system holding `folder` (nil: unknown; the check is then skipped).
+  static func freeBytes(_ folder: URL) -> Int? {
+    (try? FileManager.default.attributesOfFileSystem(forPath: folder.path)[.systemFreeSize] as? NSNumber)?.intValue
   }
 
   /// Several datasets' caches as one pool (indices run through them in order).

@@ -56,6 +56,9 @@ public final class Trainer {
     public var cacheFolder: URL? = Trainer.defaultCacheFolder
     /// Host memory the cached copies may hold; the rest are read from `cacheFolder` per batch.
     public var prefixMemoryBytes = Trainer.defaultPrefixMemoryBytes
+    /// Bytes free on the disk holding a folder (nil: unknown): the cache checks, after its first copy is written,
+    /// that the disk holds the rest. Tests pass their own.
+    public var freeDiskBytes: @Sendable (URL) -> Int? = { PrefixCache.freeBytes($0) }
     /// Where the model runs (the cache stays in host memory; each batch is moved there).
     public var device: Device = .cpu
     /// Leave out the image/mask pairs that cannot be read (each named on stderr and listed in the run folder's

@@ -41,6 +41,8 @@ public enum TrainingError: Error, LocalizedError, Equatable {
   case notARunFolder(log: String, folder: String)
   case badLogLine(log: String, line: Int)
   case incompleteCacheEntry(String)
+  /// The prefix cache's folder lacks room for the copies still to compute (`bytesPerCopy` each, measured on the first).
+  case prefixCacheDiskFull(folder: String, copies: Int, bytesPerCopy: Int, freeBytes: Int)
 
   public var errorDescription: String? { message(naming: \.swiftName) }
 
@@ -90,6 +92,12 @@ public enum TrainingError: Error, LocalizedError, Equatable {
     case .notARunFolder(let log, let folder): return "\(log): cannot be read (is \(folder) a run folder of hspsam train?)"
     case .badLogLine(let log, let line): return "\(log): line \(line) is not a log line of hspsam train"
     case .incompleteCacheEntry(let path): return "\(path): incomplete cache entry"
+    case .prefixCacheDiskFull(let folder, let copies, let perCopy, let free):
+      let gb = { (bytes: Int) in bytes < 1_000_000_000 ? String(format: "%.0f MB", Double(bytes) / 1e6) : String(format: "%.1f GB", Double(bytes) / 1e9) }
+      return "the prefix cache needs \(gb(copies * perCopy)) more under \(folder) (\(copies) copies of " +
+        String(format: "%.1f MB", Double(perCopy) / 1e6) + ") and 1 GB spare, but that disk has \(gb(free)) free: " +
+        "free space there, move the cache with HSPSAM_CACHE, or lower cachedVariants (nothing was trained; the " +
+        "copies written are kept)"
     }
   }
 

@@ -91,7 +91,8 @@ extension Trainer {
       var meter: ProgressMeter?
       trainCaches.append(try PrefixCache(model: model, dataset: part.train, transform: transform, variants: config.cachedVariants,
                                          seed: config.seed, batchSize: cacheBatch, folder: options.cacheFolder, key: plainKey,
-                                         augmentedKey: augmentedKey, budget: memoryBudget, share: pass) { done, total in
+                                         augmentedKey: augmentedKey, budget: memoryBudget, share: pass,
+                                         freeBytes: options.freeDiskBytes) { done, total in
         // Copies read from disk arrive in one jump; the rate and ETA count the computed ones (one batch a call).
         if let last = meter?.done, done - last <= cacheBatch { meter!.update(done: done) } else { meter = ProgressMeter(total: total, done: done) }
         self.options.progress?(.cacheProgress(meter!))
@@ -101,7 +102,7 @@ extension Trainer {
         validationCaches.append((part.name, try PrefixCache(
           model: model, dataset: part.validation, transform: transform, variants: 1, seed: config.seed, batchSize: cacheBatch,
           folder: options.cacheFolder, key: plainKey, augmentedKey: augmentedKey, budget: memoryBudget, share: pass,
-          progress: stopDuringCache), part.validation.samples.count))
+          freeBytes: options.freeDiskBytes, progress: stopDuringCache), part.validation.samples.count))
       }
       say("")
     }
