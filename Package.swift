@@ -37,7 +37,9 @@ let package = Package(
         .unsafeFlags(["-L\(libtorchLib)", "-Xlinker", "-rpath", "-Xlinker", libtorchLib]),
       ]
     ),
-    .target(name: "Tensor", dependencies: ["CTorch"]),
+    // .xz for shipped model files, from Debian's liblzma (installed by scripts/setup.sh).
+    .target(name: "CXZ", linkerSettings: [.linkedLibrary("lzma")]),
+    .target(name: "Tensor", dependencies: ["CTorch", "CXZ"]),
     .target(name: "NN", dependencies: ["Tensor"]),
     .target(name: "Models", dependencies: ["NN", "Tensor"]),
     // Image codecs from Debian's libjpeg-turbo, libpng and libtiff (installed by scripts/setup.sh).

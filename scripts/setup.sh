@@ -30,10 +30,10 @@ check_sha() { # file expected
   [ "$got" = "$2" ] || fail "$1 has sha256 $got, expected $2 (delete it and run set-up again)"
 }
 
-# Debian packages: image codecs (libjpeg-turbo, libpng, libtiff), unzip, and the gloo headers that libtorch's
+# Debian packages: image codecs (libjpeg-turbo, libpng, libtiff), liblzma (.xz model files), unzip, and the gloo headers that libtorch's
 # ProcessGroupGloo.hpp includes (declarations only: the gloo code that runs is the one inside libtorch).
 need_pkgs=()
-for p in libjpeg62-turbo-dev libpng-dev libtiff-dev zlib1g-dev unzip libgloo-dev; do
+for p in libjpeg62-turbo-dev libpng-dev libtiff-dev zlib1g-dev liblzma-dev unzip libgloo-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

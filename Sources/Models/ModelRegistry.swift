@@ -65,7 +65,7 @@ public enum ModelRegistry {
   /// first missing / unexpected / wrong-shape keys.
   public static func load(_ kind: ModelKind, checkpoint path: String, imageSize: Int? = nil) throws -> Sam {
     let model = try build(kind, imageSize: imageSize)
-    let tensors = path.hasSuffix(".safetensors") ? try Safetensors.read(path: path).tensors
+    let tensors = Safetensors.isSafetensorsPath(path) ? try Safetensors.read(path: path).tensors
       : try TorchCheckpoint.loadStateDict(path: path)
     var state = Dictionary(tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
     if let vit = model.imageEncoder as? ImageEncoderViT { state = try vit.adaptPositionalParameters(state) }

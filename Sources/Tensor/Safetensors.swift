@@ -3,13 +3,23 @@ import Foundation
 /// The safetensors format: an 8-byte little-endian header length, a JSON header
 /// `{name: {dtype, shape, data_offsets}, "__metadata__": {...}}`, then the raw little-endian data.
 public enum Safetensors {
-  /// Reads every tensor (copied out of the file) and the string metadata.
+  /// Reads every tensor (copied out of the file) and the string metadata. A path ending in `.xz` is an .xz
+  /// compressed safetensors file (`XZ`), decompressed in memory.
   public static func read(path: String) throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
-    let data: Data
+    var data: Data
     do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
       throw CheckpointError(path: path, reason: FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
     }
+    if isCompressed(path) { data = try XZ.decode(data, source: path) }
     return try parse(data, source: path)
+  }
+
+  /// Whether `path` names an .xz compressed safetensors file (`.safetensors.xz`).
+  public static func isCompressed(_ path: String) -> Bool { path.hasSuffix(".xz") }
+
+  /// Whether `path` names a safetensors file, plain or .xz compressed.
+  public static func isSafetensorsPath(_ path: String) -> Bool {
+    path.hasSuffix(".safetensors") || path.hasSuffix(".safetensors.xz")
   }
 
   /// Parses a safetensors file's bytes (`source` names it in errors). Every size in the header is checked, with
@@ -81,7 +91,7 @@ public enum Safetensors {
     withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
     out.append(json)
     for blob in blobs { out.append(contentsOf: blob) }
-    try writeAtomically(out, to: path)
+    try writeAtomically(isCompressed(path) ? XZ.encode(out, destination: path) : out, to: path)
   }
 }
 

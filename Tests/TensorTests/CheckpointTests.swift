@@ -55,6 +55,40 @@ final class CheckpointTests: XCTestCase {
     XCTAssertNoThrow(try Safetensors.read(path: Fixtures.path("foundation/init.safetensors")))
   }
 
+  /// A `.safetensors.xz` path is written and read as one .xz stream (liblzma): the same tensors back, fewer bytes
+  /// for compressible data, and a damaged or foreign file is refused in one line naming it.
+  func testCompressedSafetensorsRoundTripAndRefuseDamage() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hspsam-xz-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let plain = dir.appendingPathComponent("x.safetensors").path, packed = plain + ".xz"
+    let tensors: [(name: String, tensor: Tensor)] = [
+      ("codes", try (Tensor.randn([256, 512]) * 8 + 128).round().clamp(min: 100, max: 156).to(.uint8)),
+      ("scale", try Tensor.randn([256]).to(.float16)),
+    ]
+    try Safetensors.write(tensors, metadata: ["note": "8-bit"], to: plain)
+    try Safetensors.write(tensors, metadata: ["note": "8-bit"], to: packed)
+    let (back, metadata) = try Safetensors.read(path: packed)
+    XCTAssertEqual(metadata, ["note": "8-bit"])
+    XCTAssertEqual(try back.map { try $0.tensor.bytes() }, try tensors.map { try $0.tensor.bytes() })
+    let size = { (path: String) in try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) }
+    XCTAssertLessThan(try size(packed), try size(plain) * 3 / 4, "small integer codes compress")
+    XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: packed)).prefix(6)), [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00],
+                   "an .xz stream (xz-utils reads it)")
+    // Truncated, and a plain safetensors file named .xz: one line each, naming the file.
+    let whole = try Data(contentsOf: URL(fileURLWithPath: packed))
+    let truncated = dir.appendingPathComponent("truncated.safetensors.xz").path
+    try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: truncated))
+    let foreign = dir.appendingPathComponent("foreign.safetensors.xz").path
+    try FileManager.default.copyItem(atPath: plain, toPath: foreign)
+    for (path, reason) in [(truncated, "truncated .xz data"), (foreign, "not an .xz stream")] {
+      XCTAssertThrowsError(try Safetensors.read(path: path)) { error in
+        let line = error.localizedDescription
+        XCTAssertTrue(line.contains(path) && line.contains(reason) && !line.contains("\n"), line)
+      }
+    }
+  }
+
   func testCorruptAndTruncatedFilesGiveClearErrors() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hspsam-bad-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

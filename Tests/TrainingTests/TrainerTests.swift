@@ -199,6 +199,12 @@ final class TrainerTests: XCTestCase {
     }
     let sizes = try paths.map { try XCTUnwrap(FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) }
     XCTAssertLessThan(Double(sizes[1]), 0.3 * Double(sizes[0]), "\(sizes)")
+    // The same 8-bit export .xz compressed (how models/ may store it) reads back to the same tensors, and smaller.
+    let packed = folder.appendingPathComponent("int8.safetensors.xz").path
+    try RunCheckpoint.export(from: last, to: packed, precision: .int8)
+    let unpacked = try RunCheckpoint.read(packed)
+    for (name, value) in eight.model { assertAllClose(try XCTUnwrap(unpacked.model[name]), value, atol: 0, name) }
+    XCTAssertLessThan(try XCTUnwrap(FileManager.default.attributesOfItem(atPath: packed)[.size] as? Int), sizes[1])
   }
 
   /// A loss that is no longer finite says whether `last` holds anything, from which step, and what to change.

@@ -26,8 +26,10 @@ public enum ModelSources {
   /// Trained models shipped in `models/` (trained tensors only; the base weights come from set-up). The first is
   /// the default of `predict` and `evaluate`.
   public static let builtinModels = ["hsp-clinicdb"]
+  /// `models/NAME.safetensors`, or `models/NAME.safetensors.xz` (compressed, read as it is) when only that exists.
   public static func builtinModelPath(_ name: String) -> String {
-    repository.appendingPathComponent("models/\(name).safetensors").path
+    let plain = repository.appendingPathComponent("models/\(name).safetensors").path
+    return FileManager.default.fileExists(atPath: plain) || !FileManager.default.fileExists(atPath: plain + ".xz") ? plain : plain + ".xz"
   }
 
   /// A run folder, a checkpoint file, a built-in model's name (a path of that name wins), or nil for the default

@@ -172,7 +172,7 @@ public enum RunCheckpoint {
       throw RunCheckpointError.noSuchCheckpoint(checkpoint, parameter: parameter)
     }
     let path = isDirectory.boolValue ? URL(fileURLWithPath: checkpoint).appendingPathComponent("best.safetensors").path : checkpoint
-    guard path.hasSuffix(".safetensors") else {
+    guard Safetensors.isSafetensorsPath(path) else {
       throw RunCheckpointError.notACheckpointFile(path)
     }
     return path

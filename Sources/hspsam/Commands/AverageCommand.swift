@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensor
 import Training
 
 /// `hspsam average`: one model whose trained weights are the mean of several runs' (a uniform model soup).
@@ -20,7 +21,9 @@ struct AverageCommand: ParsableCommand {
 
   func validate() throws {
     guard checkpoints.count >= 2 else { throw ValidationError("give --checkpoint at least twice (got \(checkpoints.count))") }
-    guard output.hasSuffix(".safetensors") else { throw ValidationError("--output must end in .safetensors") }
+    guard Safetensors.isSafetensorsPath(output) else {
+      throw ValidationError("--output must end in .safetensors (or .safetensors.xz, compressed)")
+    }
   }
 
   func run() throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensor
 import Training
 
 /// `hspsam export`: a small, shippable copy of a trained model (what models/ holds).
@@ -24,7 +25,9 @@ struct ExportCommand: ParsableCommand {
 
   func run() throws {
     let source = try RunCheckpoint.resolve(checkpoint, parameter: .checkpoint)
-    guard output.hasSuffix(".safetensors") else { throw ValidationError("--output must end in .safetensors") }
+    guard Safetensors.isSafetensorsPath(output) else {
+      throw ValidationError("--output must end in .safetensors (or .safetensors.xz, compressed)")
+    }
     try checkWritable(output, option: "--output")
     let precision: RunCheckpoint.Precision = float32 ? .float32 : int8 ? .int8 : .float16
     var entries: [String: String] = [:]

@@ -33,7 +33,7 @@ struct InspectCommand: ParsableCommand {
     } else {
       print(summary.text(path: file, depth: depth, listAll: all), terminator: "")
       // A safetensors file's text metadata (an export's notes: training command, data), hspsam's own JSON aside.
-      if file.hasSuffix(".safetensors") {
+      if Safetensors.isSafetensorsPath(file) {
         for (key, value) in try Safetensors.read(path: file).metadata.sorted(by: { $0.key < $1.key }) where key != "hspsam" {
           print("metadata \(key): \(value)")
         }
@@ -59,7 +59,7 @@ struct CheckpointSummary {
   }
 
   static func loadTensors(path: String) throws -> [(name: String, tensor: Tensor)] {
-    if path.hasSuffix(".safetensors") { return try Safetensors.read(path: path).tensors }
+    if Safetensors.isSafetensorsPath(path) { return try Safetensors.read(path: path).tensors }
     return try TorchCheckpoint.loadTensors(path: path)
   }
 

@@ -1,0 +1,38 @@
+import CXZ
+import Foundation
+
+/// Whole-file .xz (liblzma), for model files stored compressed: an 8-bit model compresses to about 3/4
+/// (`models/`, where every version stays in the history a user clones).
+public enum XZ {
+  /// The most a compressed file may expand to: larger than any checkpoint hspsam reads (SAM ViT-H is 2.6 GB),
+  /// so a hostile file cannot make it allocate without bound.
+  public static let largestDecodedSize = 8 << 30
+
+  /// The bytes `data` (the .xz file `source`) decompresses to.
+  public static func decode(_ data: Data, source: String) throws -> Data {
+    var out: UnsafeMutablePointer<UInt8>?
+    var size = 0
+    var message: UnsafePointer<CChar>?
+    let status = data.withUnsafeBytes { raw in
+      hxz_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, largestDecodedSize, &out, &size, &message)
+    }
+    guard status == 0, let out else {
+      throw CheckpointError(path: source, reason: message.map { String(cString: $0) } ?? "cannot be decompressed")
+    }
+    return Data(bytesNoCopy: out, count: size, deallocator: .custom { pointer, _ in hxz_free(pointer) })
+  }
+
+  /// `data` as one .xz stream.
+  public static func encode(_ data: Data, destination: String) throws -> Data {
+    var out: UnsafeMutablePointer<UInt8>?
+    var size = 0
+    var message: UnsafePointer<CChar>?
+    let status = data.withUnsafeBytes { raw in
+      hxz_encode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, &out, &size, &message)
+    }
+    guard status == 0, let out else {
+      throw CheckpointError(path: destination, reason: message.map { String(cString: $0) } ?? "cannot be compressed")
+    }
+    return Data(bytesNoCopy: out, count: size, deallocator: .custom { pointer, _ in hxz_free(pointer) })
+  }
+}
