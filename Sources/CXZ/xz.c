@@ -20,7 +20,9 @@ int hxz_decode(const uint8_t *in, size_t in_size, size_t max_out, uint8_t **out,
   lzma_stream s = LZMA_STREAM_INIT;
   lzma_ret r = lzma_stream_decoder(&s, UINT64_MAX, 0);
   if (r != LZMA_OK) { *message = describe(r); return 1; }
-  size_t capacity = in_size * 2 + 4096, size = 0;
+  size_t capacity = in_size > max_out / 2 ? max_out : in_size * 2 + 4096, size = 0;
+  if (capacity > max_out) capacity = max_out;
+  if (capacity == 0) capacity = 1;
   uint8_t *buffer = malloc(capacity);
   if (!buffer) { lzma_end(&s); *message = "out of memory"; return 1; }
   s.next_in = in;

@@ -4,17 +4,18 @@ import Foundation
 /// Whole-file .xz (liblzma), for model files stored compressed: an 8-bit model compresses to about 3/4
 /// (`models/`, where every version stays in the history a user clones).
 public enum XZ {
-  /// The most a compressed file may expand to: larger than any checkpoint hspsam reads (SAM ViT-H is 2.6 GB),
-  /// so a hostile file cannot make it allocate without bound.
-  public static let largestDecodedSize = 8 << 30
+  /// The most a compressed file may expand to: a quarter of the machine's memory, at most 8 GiB (SAM ViT-H, the
+  /// largest checkpoint hspsam reads, is 2.6 GB; an exported HSP-SAM is tens of MB), so a small hostile file cannot
+  /// make it allocate without bound.
+  public static let largestDecodedSize = Int(min(ProcessInfo.processInfo.physicalMemory / 4, 8 << 30))
 
-  /// The bytes `data` (the .xz file `source`) decompresses to.
-  public static func decode(_ data: Data, source: String) throws -> Data {
+  /// The bytes `data` (the .xz file `source`) decompresses to, refused past `limit` bytes.
+  public static func decode(_ data: Data, source: String, limit: Int = largestDecodedSize) throws -> Data {
     var out: UnsafeMutablePointer<UInt8>?
     var size = 0
     var message: UnsafePointer<CChar>?
     let status = data.withUnsafeBytes { raw in
-      hxz_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, largestDecodedSize, &out, &size, &message)
+      hxz_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, limit, &out, &size, &message)
     }
     guard status == 0, let out else {
       throw CheckpointError(path: source, reason: message.map { String(cString: $0) } ?? "cannot be decompressed")

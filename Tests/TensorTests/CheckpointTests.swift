@@ -87,6 +87,14 @@ final class CheckpointTests: XCTestCase {
         XCTAssertTrue(line.contains(path) && line.contains(reason) && !line.contains("\n"), line)
       }
     }
+    // A stream that expands past the bound is refused, not allocated: 4 MB of zeros (a few hundred bytes as .xz)
+    // against a 1 MB bound; under the bound it decodes whole.
+    let zeros = try XZ.encode(Data(count: 4 << 20), destination: "zeros.xz")
+    XCTAssertLessThan(zeros.count, 4096)
+    XCTAssertThrowsError(try XZ.decode(zeros, source: "zeros.xz", limit: 1 << 20)) { error in
+      XCTAssertTrue(error.localizedDescription.contains("more than the allowed size"), error.localizedDescription)
+    }
+    XCTAssertEqual(try XZ.decode(zeros, source: "zeros.xz", limit: 8 << 20), Data(count: 4 << 20))
   }
 
   func testCorruptAndTruncatedFilesGiveClearErrors() throws {
