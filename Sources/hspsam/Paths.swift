@@ -1,5 +1,7 @@
+import ArgumentParser
 import Data
 import Foundation
+import Tensor
 import Training
 
 /// Where set-up put the shared files (the library's `ModelSources`, one place for every verb).
@@ -49,6 +51,13 @@ enum CommandError: Error, LocalizedError {
 func checkWritable(_ path: String, option: String, others: [String] = []) throws {
   do { try OutputFile.checkWritable(path, others: others) } catch let error as OutputFileError {
     throw CommandError.option(option, reason: error.localizedDescription)
+  }
+}
+
+/// A checkpoint `--output` names a safetensors file, plain or .xz compressed (`export`, `average`).
+func checkCheckpointOutput(_ output: String) throws {
+  guard Safetensors.isSafetensorsPath(output) else {
+    throw ValidationError("--output must end in .safetensors (or .safetensors.xz, compressed)")
   }
 }
 

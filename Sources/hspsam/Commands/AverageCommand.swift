@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Tensor
 import Training
 
 /// `hspsam average`: one model whose trained weights are the mean of several runs' (a uniform model soup).
@@ -21,9 +20,7 @@ struct AverageCommand: ParsableCommand {
 
   func validate() throws {
     guard checkpoints.count >= 2 else { throw ValidationError("give --checkpoint at least twice (got \(checkpoints.count))") }
-    guard Safetensors.isSafetensorsPath(output) else {
-      throw ValidationError("--output must end in .safetensors (or .safetensors.xz, compressed)")
-    }
+    try checkCheckpointOutput(output)
   }
 
   func run() throws {

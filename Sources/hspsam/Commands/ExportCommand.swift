@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Tensor
 import Training
 
 /// `hspsam export`: a small, shippable copy of a trained model (what models/ holds).
@@ -25,9 +24,7 @@ struct ExportCommand: ParsableCommand {
 
   func run() throws {
     let source = try RunCheckpoint.resolve(checkpoint, parameter: .checkpoint)
-    guard Safetensors.isSafetensorsPath(output) else {
-      throw ValidationError("--output must end in .safetensors (or .safetensors.xz, compressed)")
-    }
+    try checkCheckpointOutput(output)
     try checkWritable(output, option: "--output")
     let precision: RunCheckpoint.Precision = float32 ? .float32 : int8 ? .int8 : .float16
     var entries: [String: String] = [:]
